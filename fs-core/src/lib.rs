@@ -1,0 +1,27 @@
+//! `fs-core`: read-only readers for optical-disc images.
+//!
+//! The pipeline is `Source → BlockCache → format reader → Volume`:
+//!
+//! * [`source`]: where bytes come from ([`source::ReadAt`], positional reads
+//!   that many threads can issue at once).
+//! * [`cache`]: a bounded, sharded LRU block cache.
+//! * [`iso9660`]: ECMA-119 with Joliet and Rock Ridge (IEEE P1282 / SUSP).
+//! * [`Volume`]: the one API the backends and the CLI use: lazily listed
+//!   directories indexed by name, stable node ids, reads at any offset.
+//!
+//! No platform types appear here and the crate has no `unsafe`.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod cache;
+pub mod error;
+pub mod format;
+pub mod iso9660;
+pub mod node;
+pub mod source;
+pub mod volume;
+
+pub use error::{Error, Location, Result};
+pub use format::{View, VolumeInfo};
+pub use node::{Attributes, DeviceNumber, Extent, FileData, FileType, NodeId, Timestamp};
+pub use volume::{DirEntry, Directory, Node, OpenOptions, Volume};

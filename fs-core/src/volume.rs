@@ -1,0 +1,483 @@
+//! The one read-only API that backends and the CLI see.
+//!
+//! A [`Volume`] owns a format reader (picked by [`Volume::open`]), lists
+//! directories lazily on first use, indexes each listing by name for O(1)
+//! lookup, remembers every node it has handed out by its stable [`NodeId`],
+//! and serves file content straight from the node's extent list.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::RwLock;
+
+use crate::cache::{BlockCache, CacheStats, DEFAULT_BLOCK_SIZE, DEFAULT_CAPACITY};
+use crate::error::{Error, Result};
+use crate::format::{Format, NodeInfo, View, VolumeInfo};
+use crate::node::{Attributes, Extent, FileData, FileType, NodeId};
+use crate::source::{FileSource, ReadAt};
+
+/// Most symbolic links followed while resolving one path (as Linux's `ELOOP`).
+const MAX_SYMLINK_HOPS: usize = 40;
+
+/// How to open an image.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// Force a view instead of the richest one the image offers.
+    pub view: Option<View>,
+    /// Bytes of metadata cache (the block cache in front of the source).
+    pub cache_bytes: u64,
+    /// Serve file content through the block cache too. Worth it for slow or
+    /// remote sources; for a local file the kernel page cache is faster.
+    pub cache_file_data: bool,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            view: None,
+            cache_bytes: DEFAULT_CAPACITY,
+            cache_file_data: false,
+        }
+    }
+}
+
+/// A node the volume has seen: what the reader said, plus its place in the tree.
+#[derive(Debug)]
+pub struct Node {
+    info: NodeInfo,
+    parent: NodeId,
+    dir: OnceLock<Arc<Directory>>,
+}
+
+impl Node {
+    /// Its id.
+    pub fn id(&self) -> NodeId {
+        self.info.id
+    }
+
+    /// The directory that holds it (the root is its own parent).
+    pub fn parent(&self) -> NodeId {
+        self.parent
+    }
+
+    /// Its attributes.
+    pub fn attr(&self) -> &Attributes {
+        &self.info.attr
+    }
+
+    /// Its type.
+    pub fn kind(&self) -> FileType {
+        self.info.attr.kind
+    }
+
+    /// Where its content lies.
+    pub fn data(&self) -> &FileData {
+        &self.info.data
+    }
+
+    /// Target of a symbolic link.
+    pub fn link_target(&self) -> Option<&str> {
+        self.info.link_target.as_deref()
+    }
+}
+
+/// One entry of a directory listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    /// Name, unique within the directory, never empty, ".", ".." and never
+    /// containing '/' or NUL.
+    pub name: String,
+    /// The node it names.
+    pub id: NodeId,
+    /// The node's type.
+    pub kind: FileType,
+}
+
+/// A listed directory, indexed by name.
+#[derive(Debug, Default)]
+pub struct Directory {
+    entries: Vec<DirEntry>,
+    index: HashMap<String, usize>,
+    folded: OnceLock<HashMap<String, usize>>,
+    problems: Vec<Error>,
+}
+
+impl Directory {
+    /// Entries in on-disk order.
+    pub fn entries(&self) -> &[DirEntry] {
+        &self.entries
+    }
+
+    /// The entry called `name` (exact match).
+    pub fn get(&self, name: &str) -> Option<&DirEntry> {
+        self.index.get(name).map(|&i| &self.entries[i])
+    }
+
+    /// The entry called `name`, ignoring case (Unicode simple lowercase), as
+    /// Windows looks names up. An exact match wins over a folded one.
+    pub fn get_ignore_case(&self, name: &str) -> Option<&DirEntry> {
+        if let Some(e) = self.get(name) {
+            return Some(e);
+        }
+        let folded = self.folded.get_or_init(|| {
+            let mut m = HashMap::with_capacity(self.entries.len());
+            for (i, e) in self.entries.iter().enumerate() {
+                m.entry(e.name.to_lowercase()).or_insert(i);
+            }
+            m
+        });
+        folded.get(&name.to_lowercase()).map(|&i| &self.entries[i])
+    }
+
+    /// Entries of this directory that could not be read (left out of the listing).
+    pub fn problems(&self) -> &[Error] {
+        &self.problems
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when the directory has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// An opened image: one tree, read-only.
+pub struct Volume {
+    format: Box<dyn Format>,
+    info: VolumeInfo,
+    meta: Arc<BlockCache<Arc<dyn ReadAt>>>,
+    data: Arc<dyn ReadAt>,
+    root: NodeId,
+    nodes: RwLock<HashMap<NodeId, Arc<Node>>>,
+}
+
+impl std::fmt::Debug for Volume {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Volume")
+            .field("info", &self.info)
+            .field("root", &self.root)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Volume {
+    /// Opens the image file at `path`.
+    pub fn open_path(path: impl AsRef<Path>, opts: &OpenOptions) -> Result<Volume> {
+        let path = path.as_ref();
+        let src = FileSource::open(path).map_err(|e| Error::io(0, 0, e))?;
+        Volume::open(Arc::new(src), opts)
+    }
+
+    /// Opens an image from any source, picking the richest view it offers
+    /// (or the one `opts.view` forces).
+    pub fn open(source: Arc<dyn ReadAt>, opts: &OpenOptions) -> Result<Volume> {
+        let meta = Arc::new(BlockCache::new(
+            Arc::clone(&source),
+            DEFAULT_BLOCK_SIZE,
+            opts.cache_bytes,
+        ));
+        let meta_src: Arc<dyn ReadAt> = meta.clone();
+        let (format, mut info) = crate::iso9660::open(meta_src, opts.view)?;
+        info.image_size = source.len();
+        let data: Arc<dyn ReadAt> = if opts.cache_file_data {
+            meta.clone()
+        } else {
+            source
+        };
+        let root_info = format.root()?;
+        if root_info.attr.kind != FileType::Directory {
+            return Err(Error::NotRecognized("the root is not a directory".into()));
+        }
+        let root = root_info.id;
+        let root_node = Arc::new(Node {
+            info: root_info,
+            parent: root,
+            dir: OnceLock::new(),
+        });
+        let nodes = RwLock::new(HashMap::from([(root, root_node)]));
+        Ok(Volume {
+            format,
+            info,
+            meta,
+            data,
+            root,
+            nodes,
+        })
+    }
+
+    /// Facts about the image, for `info`.
+    pub fn info(&self) -> &VolumeInfo {
+        &self.info
+    }
+
+    /// The view in use.
+    pub fn view(&self) -> View {
+        self.format.view()
+    }
+
+    /// Counters of the metadata cache.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.meta.stats()
+    }
+
+    /// The root directory's id.
+    pub fn root(&self) -> NodeId {
+        self.root
+    }
+
+    /// A node this volume has handed out (by listing its parent).
+    pub fn node(&self, id: NodeId) -> Result<Arc<Node>> {
+        self.nodes
+            .read()
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| Error::NotFound(format!("node {id}")))
+    }
+
+    /// Attributes of a node.
+    pub fn attr(&self, id: NodeId) -> Result<Attributes> {
+        Ok(self.node(id)?.info.attr.clone())
+    }
+
+    /// Lists a directory (parsed on first use, then kept).
+    pub fn read_dir(&self, id: NodeId) -> Result<Arc<Directory>> {
+        let node = self.node(id)?;
+        self.listing(&node)
+    }
+
+    fn listing(&self, node: &Node) -> Result<Arc<Directory>> {
+        if node.info.attr.kind != FileType::Directory {
+            return Err(Error::NotADirectory(format!("node {}", node.id())));
+        }
+        if let Some(d) = node.dir.get() {
+            return Ok(Arc::clone(d));
+        }
+        let contents = self.format.read_dir(&node.info)?;
+        let mut dir = Directory {
+            problems: contents.problems,
+            ..Directory::default()
+        };
+        for p in &dir.problems {
+            log::warn!("{p}");
+        }
+        let mut nodes = self.nodes.write();
+        for (name, info) in contents.entries {
+            let name = self.unique_name(&dir, sanitize_name(name));
+            let id = info.id;
+            let kind = info.attr.kind;
+            match nodes.entry(id) {
+                Entry::Vacant(v) => {
+                    v.insert(Arc::new(Node {
+                        info,
+                        parent: node.id(),
+                        dir: OnceLock::new(),
+                    }));
+                }
+                Entry::Occupied(o) => {
+                    // A node seen before. Files may be met again (another
+                    // thread listed this directory first). A directory may
+                    // have only one parent: a second one is a loop or an
+                    // alias made by a corrupt or hostile image.
+                    if kind == FileType::Directory && o.get().parent != node.id() || id == self.root
+                    {
+                        let e = Error::corrupt(
+                            "directory record",
+                            crate::error::Location::sector(0),
+                            format!(
+                                "entry {name:?} in directory {} points at directory {id} \
+                                 which already sits elsewhere in the tree (a loop); left out",
+                                node.id()
+                            ),
+                        );
+                        log::warn!("{e}");
+                        dir.problems.push(e);
+                        continue;
+                    }
+                }
+            }
+            dir.index.insert(name.clone(), dir.entries.len());
+            dir.entries.push(DirEntry { name, id, kind });
+        }
+        drop(nodes);
+        let dir = Arc::new(dir);
+        // If another thread won the race, its listing is identical; keep one.
+        let _ = node.dir.set(Arc::clone(&dir));
+        Ok(Arc::clone(node.dir.get().unwrap_or(&dir)))
+    }
+
+    /// A name not yet used in `dir`: duplicates (e.g. two versions of one
+    /// ISO 9660 file) get a `~N` suffix so that both stay reachable.
+    fn unique_name(&self, dir: &Directory, name: String) -> String {
+        if !dir.index.contains_key(&name) {
+            return name;
+        }
+        let mut n = 2;
+        loop {
+            let candidate = format!("{name}~{n}");
+            if !dir.index.contains_key(&candidate) {
+                log::warn!("duplicate name {name:?} shown as {candidate:?}");
+                return candidate;
+            }
+            n += 1;
+        }
+    }
+
+    /// Looks `name` up in directory `dir`. "." and ".." are understood.
+    pub fn lookup(&self, dir: NodeId, name: &str) -> Result<Arc<Node>> {
+        let node = self.node(dir)?;
+        match name {
+            "" | "." => return Ok(node),
+            ".." => return self.node(node.parent),
+            _ => {}
+        }
+        let listing = self.listing(&node)?;
+        let entry = listing
+            .get(name)
+            .ok_or_else(|| Error::NotFound(name.to_string()))?;
+        self.node(entry.id)
+    }
+
+    /// Like [`Volume::lookup`], ignoring case (for Windows).
+    pub fn lookup_ignore_case(&self, dir: NodeId, name: &str) -> Result<Arc<Node>> {
+        let node = self.node(dir)?;
+        match name {
+            "" | "." => return Ok(node),
+            ".." => return self.node(node.parent),
+            _ => {}
+        }
+        let listing = self.listing(&node)?;
+        let entry = listing
+            .get_ignore_case(name)
+            .ok_or_else(|| Error::NotFound(name.to_string()))?;
+        self.node(entry.id)
+    }
+
+    /// Target of a symbolic link.
+    pub fn read_link(&self, id: NodeId) -> Result<String> {
+        let node = self.node(id)?;
+        node.info
+            .link_target
+            .clone()
+            .ok_or_else(|| Error::NotASymlink(format!("node {id}")))
+    }
+
+    /// Resolves a '/'-separated path from the root. Symbolic links in the
+    /// middle of the path are followed (absolute targets from the image's
+    /// root); the last component is followed only when `follow` is true.
+    pub fn resolve(&self, path: &str, follow: bool) -> Result<Arc<Node>> {
+        let mut hops = 0usize;
+        let mut pending: Vec<String> = components(path).rev().map(str::to_owned).collect();
+        let mut cur = self.node(self.root)?;
+        while let Some(comp) = pending.pop() {
+            if cur.kind() != FileType::Directory {
+                return Err(Error::NotADirectory(path.to_string()));
+            }
+            let next = self.lookup(cur.id(), &comp).map_err(|e| match e {
+                Error::NotFound(_) => Error::NotFound(path.to_string()),
+                e => e,
+            })?;
+            let last = pending.is_empty();
+            if next.kind() == FileType::Symlink && (!last || follow) {
+                hops += 1;
+                if hops > MAX_SYMLINK_HOPS {
+                    return Err(Error::SymlinkLoop(path.to_string()));
+                }
+                let target = next.link_target().unwrap_or("");
+                if target.starts_with('/') {
+                    cur = self.node(self.root)?;
+                }
+                pending.extend(components(target).rev().map(str::to_owned));
+                continue;
+            }
+            cur = next;
+        }
+        Ok(cur)
+    }
+
+    /// Reads up to `buf.len()` bytes of a file's content at `offset`.
+    /// Returns the number of bytes read: fewer only at the end of the file.
+    pub fn read(&self, id: NodeId, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        let node = self.node(id)?;
+        self.read_node(&node, offset, buf)
+    }
+
+    /// [`Volume::read`] for a node already in hand.
+    pub fn read_node(&self, node: &Node, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        match node.kind() {
+            FileType::Directory => return Err(Error::IsADirectory(format!("node {}", node.id()))),
+            FileType::Regular => {}
+            _ => return Ok(0),
+        }
+        let mut done = 0usize;
+        for (extent, within, n) in node.info.data.map(offset, buf.len() as u64) {
+            let n = n as usize;
+            let out = &mut buf[done..done + n];
+            match extent {
+                Extent::Zero { .. } => out.fill(0),
+                Extent::Recorded { start, .. } => {
+                    let at = start.saturating_add(within);
+                    if at.saturating_add(n as u64) > self.data.len() {
+                        return Err(Error::Truncated {
+                            structure: "file extent",
+                            at: crate::error::Location::sector(start / 2048),
+                            image_len: self.data.len(),
+                        });
+                    }
+                    self.data
+                        .read_exact_at(at, out)
+                        .map_err(|e| Error::io(at, n, e))?;
+                }
+            }
+            done += n;
+        }
+        Ok(done)
+    }
+}
+
+/// The non-empty, non-"." components of a '/'-separated path.
+fn components(path: &str) -> impl DoubleEndedIterator<Item = &str> {
+    path.split('/').filter(|c| !c.is_empty() && *c != ".")
+}
+
+/// Makes a name from the image safe to show as one path component: never
+/// empty, ".", "..", and never holding '/' or NUL (a hostile image could
+/// otherwise make `extract` write outside its target).
+fn sanitize_name(name: String) -> String {
+    let name = if name.contains(['/', '\0']) {
+        name.replace(['/', '\0'], "_")
+    } else {
+        name
+    };
+    match name.as_str() {
+        "" => "_".into(),
+        "." => "_.".into(),
+        ".." => "_..".into(),
+        _ => name,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitizes_dangerous_names() {
+        assert_eq!(sanitize_name("../etc".into()), ".._etc");
+        assert_eq!(sanitize_name("..".into()), "_..");
+        assert_eq!(sanitize_name("".into()), "_");
+        assert_eq!(sanitize_name("a\0b".into()), "a_b");
+        assert_eq!(sanitize_name("ok.txt".into()), "ok.txt");
+    }
+
+    #[test]
+    fn path_components_skip_dots_and_slashes() {
+        let c: Vec<_> = components("//a/./b/../c/").collect();
+        assert_eq!(c, ["a", "b", "..", "c"]);
+    }
+}
