@@ -28,6 +28,9 @@ pub const DEFAULT_CAPACITY: u64 = 64 * 1024 * 1024;
 
 const SHARDS: usize = 16;
 
+/// One shard: block index to block bytes.
+type Shard = Mutex<LruCache<u64, Arc<[u8]>>>;
+
 /// Hit and miss counts of a [`BlockCache`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct CacheStats {
@@ -48,7 +51,7 @@ pub struct BlockCache<S: ReadAt> {
     inner: S,
     block_size: usize,
     capacity: u64,
-    shards: Box<[Mutex<LruCache<u64, Arc<[u8]>>>]>,
+    shards: Box<[Shard]>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -90,7 +93,7 @@ impl<S: ReadAt> BlockCache<S> {
         }
     }
 
-    fn shard(&self, index: u64) -> &Mutex<LruCache<u64, Arc<[u8]>>> {
+    fn shard(&self, index: u64) -> &Shard {
         // Neighbouring blocks land in different shards.
         &self.shards[(index % SHARDS as u64) as usize]
     }

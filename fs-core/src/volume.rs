@@ -183,7 +183,20 @@ impl Volume {
             opts.cache_bytes,
         ));
         let meta_src: Arc<dyn ReadAt> = meta.clone();
-        let (format, mut info) = crate::iso9660::open(meta_src, opts.view)?;
+        let (format, info) = crate::iso9660::open(meta_src, opts.view)?;
+        Volume::with_format(format, info, source, meta, opts)
+    }
+
+    /// Builds a volume over a format reader that the caller opened itself
+    /// (a reader of another crate, or a test's). `meta` is the cache the
+    /// reader reads through; `source` is the raw image.
+    pub fn with_format(
+        format: Box<dyn Format>,
+        mut info: VolumeInfo,
+        source: Arc<dyn ReadAt>,
+        meta: Arc<BlockCache<Arc<dyn ReadAt>>>,
+        opts: &OpenOptions,
+    ) -> Result<Volume> {
         info.image_size = source.len();
         let data: Arc<dyn ReadAt> = if opts.cache_file_data {
             meta.clone()
