@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what the tests and the demo need on a fresh Debian/Ubuntu machine:
+# the independent image writers and readers the tests compare against, FUSE
+# user-space tools, and the Rust components for fmt/clippy. Does nothing for
+# what is already there.
+set -euo pipefail
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have xorriso || need+=(xorriso)
+have genisoimage || need+=(genisoimage)
+have isoinfo || need+=(genisoimage)
+have bsdtar || need+=(libarchive-tools)
+have fusermount3 || need+=(fuse3)
+have python3 || need+=(python3)
+have kill || need+=(procps)
+have pkg-config || need+=(pkg-config)
+
+if ((${#need[@]})); then
+  sudo=()
+  if [[ $(id -u) != 0 ]]; then sudo=(sudo); fi
+  echo "ci/install-deps.sh: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update
+  "${sudo[@]}" apt-get install -y --no-install-recommends "${need[@]}"
+fi
+
+if have rustup; then
+  rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+  rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+fi

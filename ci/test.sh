@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs the Debian packages the tests
+# need (ci/install-deps.sh), then formatting, lints, docs and every test
+# (unit tests, the library/CLI/FUSE integration tests on images made by
+# xorriso and genisoimage, and the real GRUB rescue image).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash ci/install-deps.sh
+set -x
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+cargo test --workspace --locked

@@ -1,0 +1,278 @@
+//! Shared pieces of the integration tests: fixture images built by
+//! independent tools (`ci/fixtures.sh`: xorriso, genisoimage), their expected
+//! listings (made from the source tree by `ci/tree-manifest.py`, or for the
+//! real corpus image by `osirrox`), and a comparison that reports every
+//! difference at once.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// Root of the repository.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The real images shipped with the repository (see tests/corpus/PROVENANCE.md).
+pub fn corpus(name: &str) -> PathBuf {
+    repo().join("tests/corpus").join(name)
+}
+
+/// A directory holding the small fixtures, built once per test binary.
+pub fn fixtures() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| build_fixtures(false))
+}
+
+/// The 4 GiB multi-extent fixture, built once per test binary.
+pub fn big_fixtures() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| build_fixtures(true))
+}
+
+fn build_fixtures(big: bool) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let tag = exe
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("t")
+        .to_string();
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("fixtures-{tag}{}", if big { "-big" } else { "" }));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut cmd = Command::new("bash");
+    cmd.arg(repo().join("ci/fixtures.sh"));
+    if big {
+        cmd.arg("--big");
+    }
+    let out = cmd.arg(&dir).output().expect("run ci/fixtures.sh");
+    assert!(
+        out.status.success(),
+        "ci/fixtures.sh failed (are xorriso and genisoimage installed? `bash ci/test.sh` installs them):\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir
+}
+
+/// An expected or observed listing: path (relative, no leading '/') →
+/// object in the `ref.jsonl` shape.
+pub type Listing = BTreeMap<String, BTreeMap<String, Value>>;
+
+/// Reads a `ref.jsonl` file.
+pub fn load_ref(path: &Path) -> Listing {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut out = Listing::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let v: BTreeMap<String, Value> = serde_json::from_str(line).expect("ref line is JSON");
+        let p = v["path"].as_str().expect("path").to_string();
+        out.insert(p, v);
+    }
+    out
+}
+
+/// Lower-case hex SHA-256 of a byte slice.
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex(&Sha256::digest(data))
+}
+
+/// Lower-case hex SHA-256 of everything a reader yields.
+pub fn sha256_reader(mut r: impl Read) -> String {
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = r.read(&mut buf).expect("read");
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    hex(&h.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Which keys of the expected listing a view can carry.
+#[derive(Debug, Clone, Copy)]
+pub struct Keys {
+    /// Compare permission bits, owner and group (Rock Ridge only).
+    pub posix: bool,
+    /// Compare symlinks, device numbers and FIFOs (Rock Ridge only).
+    pub specials: bool,
+    /// Check that hard links share one inode and nothing else does.
+    pub links: bool,
+}
+
+impl Keys {
+    /// Everything: a Rock Ridge view.
+    pub const ALL: Keys = Keys {
+        posix: true,
+        specials: true,
+        links: true,
+    };
+    /// Names, types, sizes, contents and mtimes: Joliet and plain views.
+    pub const BASIC: Keys = Keys {
+        posix: false,
+        specials: false,
+        links: false,
+    };
+}
+
+/// Compares `ours` with `expected` and panics with every difference.
+/// Keys present in `expected` but absent from `ours` are differences too,
+/// except `uid`/`gid`/`mode` when `keys.posix` is off, and
+/// `link_group`, which is checked through the `inode` key of `ours`.
+pub fn assert_listing(what: &str, expected: &Listing, ours: &Listing, keys: Keys) {
+    let mut problems = Vec::new();
+    for (path, exp) in expected {
+        let Some(got) = ours.get(path) else {
+            problems.push(format!("missing: {path}"));
+            continue;
+        };
+        for (k, v) in exp {
+            let skip = match k.as_str() {
+                "path" => true,
+                "mode" | "uid" | "gid" => !keys.posix,
+                "rdev" | "kind" | "target" => !keys.specials,
+                "link_group" => true,
+                _ => false,
+            };
+            if skip {
+                continue;
+            }
+            match got.get(k) {
+                Some(g) if g == v => {}
+                Some(g) => problems.push(format!("{path}: {k} is {g}, expected {v}")),
+                None => problems.push(format!("{path}: no {k} (expected {v})")),
+            }
+        }
+    }
+    for path in ours.keys() {
+        if !expected.contains_key(path) {
+            problems.push(format!("unexpected entry: {path}"));
+        }
+    }
+    if keys.links {
+        // Hard links: every path of one link group reports the same inode.
+        let mut groups: BTreeMap<&str, Vec<(&str, Option<&Value>)>> = BTreeMap::new();
+        for (path, exp) in expected {
+            if let Some(g) = exp.get("link_group").and_then(Value::as_str) {
+                let ino = ours.get(path).and_then(|o| o.get("inode"));
+                groups.entry(g).or_default().push((path, ino));
+            }
+        }
+        for (g, members) in &groups {
+            let first = members[0].1;
+            if first.is_none() || members.iter().any(|m| m.1 != first) {
+                problems.push(format!(
+                    "hard links of {g} do not share an inode: {members:?}"
+                ));
+            }
+        }
+        // And nothing else shares it.
+        let mut seen: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+        for (path, o) in ours {
+            if let Some(ino) = o.get("inode") {
+                seen.entry(ino.to_string()).or_default().push(path);
+            }
+        }
+        for (ino, paths) in seen {
+            if paths.len() > 1 {
+                let grouped = paths.iter().all(|p| {
+                    expected
+                        .get(*p)
+                        .and_then(|e| e.get("link_group"))
+                        .is_some_and(|g| {
+                            Some(g) == expected.get(paths[0]).and_then(|e| e.get("link_group"))
+                        })
+                });
+                if !grouped {
+                    problems.push(format!("inode {ino} shared by unrelated entries {paths:?}"));
+                }
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{what}: {} difference(s) from the expected listing:\n  {}",
+        problems.len(),
+        problems.join("\n  ")
+    );
+}
+
+/// Builds one observed entry in the `ref.jsonl` shape.
+#[allow(clippy::too_many_arguments)]
+pub fn entry(
+    kind: &str,
+    size: u64,
+    sha256: Option<String>,
+    target: Option<String>,
+    mode: u32,
+    mtime: i64,
+    uid: u32,
+    gid: u32,
+    rdev: Option<(u32, u32)>,
+    inode: u64,
+) -> BTreeMap<String, Value> {
+    let mut m = BTreeMap::new();
+    let (t, k) = match kind {
+        "file" | "dir" | "symlink" => (kind, None),
+        "chardev" => ("other", Some("char")),
+        "blockdev" => ("other", Some("block")),
+        "fifo" => ("other", Some("fifo")),
+        _ => ("other", Some("socket")),
+    };
+    m.insert("type".into(), Value::from(t));
+    if let Some(k) = k {
+        m.insert("kind".into(), Value::from(k));
+    }
+    if kind == "file" {
+        m.insert("size".into(), Value::from(size));
+    }
+    if let Some(s) = sha256 {
+        m.insert("sha256".into(), Value::from(s));
+    }
+    if let Some(t) = target {
+        m.insert("target".into(), Value::from(t));
+    }
+    if let Some((ma, mi)) = rdev {
+        m.insert("rdev".into(), Value::from(vec![ma, mi]));
+    }
+    m.insert("mode".into(), Value::from(mode & 0o7777));
+    m.insert("mtime".into(), Value::from(mtime));
+    m.insert("uid".into(), Value::from(uid));
+    m.insert("gid".into(), Value::from(gid));
+    m.insert("inode".into(), Value::from(inode));
+    m
+}
+
+/// True when FUSE can be used here. When it cannot, says so loudly: a
+/// skipped FUSE test must never pass silently.
+pub fn fuse_available() -> bool {
+    if Path::new("/dev/fuse").exists() {
+        return true;
+    }
+    eprintln!();
+    eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
+    eprintln!("!! SKIPPED: /dev/fuse is missing on this machine; FUSE mount tests !!");
+    eprintln!("!! did NOT run. They run in CI, where /dev/fuse exists.            !!");
+    eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
+    false
+}
+
+/// Runs the built `isomount` binary.
+pub fn isomount(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_isomount"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run isomount")
+}
