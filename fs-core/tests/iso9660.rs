@@ -428,7 +428,10 @@ fn ref_field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     }
 }
 
-fn grub_ref() -> BTreeMap<String, (String, Option<u64>, Option<String>, u32, i64)> {
+/// One ref line: type, size, sha256, mode, mtime.
+type RefItem = (String, Option<u64>, Option<String>, u32, i64);
+
+fn grub_ref() -> BTreeMap<String, RefItem> {
     fs::read_to_string(GRUB_REF)
         .unwrap()
         .lines()

@@ -1,10 +1,10 @@
 //! ISO 9660 (ECMA-119) with Joliet and Rock Ridge.
 //!
-//! * [`volume_descriptor`]: the descriptor set from sector 16 (ECMA-119 8).
-//! * [`directory_record`]: one directory record (ECMA-119 9.1).
-//! * [`directory`]: walking a directory extent, multi-extent files (6.5.1).
-//! * [`datetime`]: the two date formats (9.1.5, 8.4.26.1).
-//! * [`joliet`]: UCS-2 names of the Joliet supplementary tree.
+//! * `volume_descriptor`: the descriptor set from sector 16 (ECMA-119 8).
+//! * `directory_record`: one directory record (ECMA-119 9.1).
+//! * `directory`: walking a directory extent, multi-extent files (6.5.1).
+//! * `datetime`: the two date formats (9.1.5, 8.4.26.1).
+//! * `joliet`: UCS-2 names of the Joliet supplementary tree.
 //! * `susp` / `rock_ridge`: SUSP (IEEE P1281) and RRIP (IEEE P1282) entries.
 //!
 //! Three views of one image: plain ISO 9660 (primary tree), Joliet
@@ -488,5 +488,91 @@ impl Format for IsoFs {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::MemSource;
+    use directory_record::flags;
+    use directory_record::tests::record;
+    use volume_descriptor::tests::descriptor;
+
+    /// A hand-built image (ECMA-119 6.2, 8, 9.1): PVD at 16, terminator at
+    /// 17, root directory at 18, SUB at 19, file data from 20.
+    fn image() -> Vec<u8> {
+        let mut img = vec![0u8; 16 * 2048];
+        img.extend(descriptor(1, b"HAND", 18, b""));
+        let mut term = vec![0u8; 2048];
+        term[0] = 255;
+        term[1..6].copy_from_slice(b"CD001");
+        img.extend(term);
+        let mut root = Vec::new();
+        for r in [
+            record(18, 2048, flags::DIRECTORY, &[0], b""),
+            record(18, 2048, flags::DIRECTORY, &[1], b""),
+            record(20, 5, flags::HIDDEN, b"FILE.;1", b""),
+            record(21, 2048, flags::MULTI_EXTENT, b"BIG;1", b""),
+            record(22, 3, 0, b"BIG;1", b""),
+            record(23, 1, flags::ASSOCIATED, b"FILE.;1", b""),
+            record(19, 2048, flags::DIRECTORY, b"SUB", b""),
+        ] {
+            root.extend(r);
+        }
+        root.resize(2048, 0);
+        img.extend(root);
+        let mut sub = Vec::new();
+        sub.extend(record(19, 2048, flags::DIRECTORY, &[0], b""));
+        sub.extend(record(18, 2048, flags::DIRECTORY, &[1], b""));
+        sub.resize(2048, 0);
+        img.extend(sub);
+        img.resize(24 * 2048, 0);
+        img
+    }
+
+    #[test]
+    fn views_and_entries() {
+        let src: Arc<dyn ReadAt> = Arc::new(MemSource::new(image()));
+        assert!(matches!(
+            open(Arc::clone(&src), Some(View::Joliet)),
+            Err(Error::ViewUnavailable(View::Joliet))
+        ));
+        let (fs, info) = open(src, None).unwrap();
+        assert_eq!(fs.view(), View::Iso9660);
+        assert_eq!(info.views, vec![View::Iso9660]);
+        assert_eq!(info.label, "HAND");
+        let root = fs.root().unwrap();
+        assert_eq!(root.id, NodeId(18 * 2048));
+        assert_eq!(root.attr.mode, 0o555);
+        let list = fs.read_dir(&root).unwrap();
+        assert!(list.problems.is_empty(), "{:?}", list.problems);
+        let names: Vec<_> = list.entries.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["FILE", "BIG", "SUB"]);
+        let (_, file) = &list.entries[0];
+        // Id of a file: byte offset of its record (root extent + "." + "..").
+        assert_eq!(file.id, NodeId(18 * 2048 + 68));
+        assert!(file.attr.hidden);
+        assert_eq!(file.attr.mode, 0o444);
+        assert_eq!(file.attr.size, 5);
+        assert_eq!(file.attr.inode, file.id.0);
+        assert_eq!(file.attr.mtime.to_rfc3339(), "2026-05-03T10:20:30Z");
+        let (_, big) = &list.entries[1];
+        assert_eq!(big.attr.size, 2051);
+        assert_eq!(big.attr.allocated, 4096);
+        assert_eq!(big.data.extents().len(), 2);
+        let (_, sub) = &list.entries[2];
+        assert_eq!(sub.id, NodeId(19 * 2048));
+        assert_eq!(sub.attr.kind, FileType::Directory);
+        assert_eq!(sub.attr.nlink, 2);
+        assert!(fs.read_dir(sub).unwrap().entries.is_empty());
+    }
+
+    #[test]
+    fn root_past_the_end_is_truncated() {
+        let mut img = image();
+        img.truncate(18 * 2048);
+        let src: Arc<dyn ReadAt> = Arc::new(MemSource::new(img));
+        assert!(matches!(open(src, None), Err(Error::Truncated { .. })));
     }
 }
