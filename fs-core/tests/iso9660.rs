@@ -744,3 +744,131 @@ fn mutations_never_panic() {
     }
     let _ = std::io::stderr().flush();
 }
+
+// ---------------------------------------------------------------- Rock Ridge
+
+/// A tree with POSIX features only Rock Ridge can carry.
+fn rr_tree(root: &Path) {
+    use std::os::unix::fs::{PermissionsExt, symlink};
+    let deep: PathBuf = (1..=10).map(|i| format!("d{i}")).collect();
+    fs::create_dir_all(root.join(&deep)).unwrap();
+    fs::write(root.join(&deep).join("bottom.txt"), b"bottom\n").unwrap();
+    fs::write(root.join("private.txt"), b"secret\n").unwrap();
+    fs::set_permissions(root.join("private.txt"), fs::Permissions::from_mode(0o640)).unwrap();
+    run(Command::new("chown")
+        .arg("1234:5678")
+        .arg(root.join("private.txt")));
+    fs::write(root.join("setuid"), b"#!/bin/sh\n").unwrap();
+    fs::set_permissions(root.join("setuid"), fs::Permissions::from_mode(0o4755)).unwrap();
+    fs::write(root.join("h1"), b"hard\n").unwrap();
+    fs::hard_link(root.join("h1"), root.join("h2")).unwrap();
+    symlink("d1/d2/../d2", root.join("rel")).unwrap();
+    symlink("/etc/passwd", root.join("abs")).unwrap();
+    run(Command::new("mkfifo").arg(root.join("fifo")));
+    run(Command::new("mknod")
+        .arg(root.join("null"))
+        .args(["c", "1", "3"]));
+    run(Command::new("touch")
+        .args(["-d", "2040-01-01 00:00:00 UTC"])
+        .arg(root.join("h1")));
+    run(Command::new("touch")
+        .args(["-h", "-d", "1965-06-01 00:00:00 UTC"])
+        .arg(root.join("rel")));
+}
+
+fn check_rr(iso: &Path, tool: &str) {
+    let vol = open(iso, None);
+    assert_eq!(vol.view(), View::RockRidge, "{tool}");
+    assert!(
+        vol.info().extra.iter().any(|(k, _)| *k == "Rock Ridge"),
+        "{tool}"
+    );
+    let root = vol.read_dir(vol.root()).unwrap();
+    assert!(root.problems().is_empty(), "{tool}: {:?}", root.problems());
+    let names: Vec<_> = root.entries().iter().map(|e| e.name.as_str()).collect();
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case("rr_moved") || n.eq_ignore_ascii_case(".rr_moved")),
+        "{tool}: {names:?}"
+    );
+    let deep = "d1/d2/d3/d4/d5/d6/d7/d8/d9/d10/bottom.txt";
+    let bottom = vol.resolve(deep, true).unwrap();
+    assert_eq!(
+        read_all(&vol, bottom.id(), 7).unwrap(),
+        b"bottom\n",
+        "{tool}"
+    );
+    let d9 = vol.resolve("d1/d2/d3/d4/d5/d6/d7/d8/d9", true).unwrap();
+    let d10 = vol.lookup(d9.id(), "d10").unwrap();
+    assert_eq!(d10.kind(), FileType::Directory);
+    assert_eq!(vol.lookup(d10.id(), "..").unwrap().id(), d9.id());
+
+    let p = vol.resolve("private.txt", true).unwrap();
+    assert_eq!(p.attr().mode, 0o640, "{tool}");
+    assert_eq!((p.attr().uid, p.attr().gid), (1234, 5678), "{tool}");
+    assert_eq!(vol.resolve("setuid", true).unwrap().attr().mode, 0o4755);
+
+    let rel = vol.resolve("rel", false).unwrap();
+    assert_eq!(rel.kind(), FileType::Symlink);
+    assert_eq!(rel.link_target(), Some("d1/d2/../d2"));
+    assert_eq!(rel.attr().size, 11);
+    assert_eq!(
+        vol.resolve("abs", false).unwrap().link_target(),
+        Some("/etc/passwd")
+    );
+    assert_eq!(
+        vol.resolve("rel", true).unwrap().id(),
+        vol.resolve("d1/d2", true).unwrap().id()
+    );
+
+    assert_eq!(vol.resolve("fifo", false).unwrap().kind(), FileType::Fifo);
+    let null = vol.resolve("null", false).unwrap();
+    assert_eq!(null.kind(), FileType::CharDevice, "{tool}");
+    assert_eq!(
+        null.attr().rdev,
+        Some(fs_core::DeviceNumber { major: 1, minor: 3 }),
+        "{tool}"
+    );
+
+    let h1 = vol.resolve("h1", true).unwrap();
+    let h2 = vol.resolve("h2", true).unwrap();
+    assert_eq!(h1.attr().mtime.secs, 2_208_988_800, "{tool}");
+    assert_eq!(read_all(&vol, h2.id(), 5).unwrap(), b"hard\n");
+    // xorriso --hardlinks writes RRIP 1.12 PX with file serial numbers: links share
+    // an inode. genisoimage writes no serial (RRIP 1.09): ids stay apart.
+    if tool == "xorriso" {
+        assert_eq!(h1.attr().nlink, 2, "{tool}");
+        assert_eq!(h1.attr().inode, h2.attr().inode, "{tool}");
+        assert_ne!(h1.attr().inode & (1 << 63), 0, "{tool}");
+    }
+    // The plain view of the same image shows the ISO names.
+    let plain = open(iso, Some(View::Iso9660));
+    let names: Vec<_> = walk(&plain).into_keys().collect();
+    assert!(
+        names.iter().any(|n| n.eq_ignore_ascii_case("PRIVATE.TXT")),
+        "{names:?}"
+    );
+}
+
+#[test]
+#[ignore = "needs Rock Ridge parser"]
+fn rock_ridge_genisoimage_and_xorriso() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    rr_tree(&src);
+    let g = tmp.path().join("g.iso");
+    run(Command::new("genisoimage")
+        .args(["-quiet", "-R", "-J", "-o"])
+        .arg(&g)
+        .arg(&src));
+    check_rr(&g, "genisoimage");
+    let x = tmp.path().join("x.iso");
+    run(Command::new("xorriso")
+        .args(["-as", "mkisofs", "-quiet", "-R", "-J", "--hardlinks", "-o"])
+        .arg(&x)
+        .arg(&src));
+    check_rr(&x, "xorriso");
+    let rel = open(&x, None).resolve("rel", false).unwrap().attr().mtime;
+    assert_eq!(rel.secs, -144_720_000);
+}
