@@ -77,13 +77,23 @@ fn section(rec: &DirectoryRecord, block_size: u32) -> (Extent, u64) {
 /// data starts at byte `start`.
 pub(crate) fn first_record(
     read: &dyn Fn(u64, usize) -> Result<Vec<u8>>,
+    image_len: u64,
     start: u64,
     block_size: u32,
 ) -> Result<DirectoryRecord> {
     let at = Location::at(start / u64::from(block_size), 0);
+    if start >= image_len {
+        return Err(Error::Truncated {
+            structure: "directory extent",
+            at,
+            image_len,
+        });
+    }
     // A record is at most 255 bytes and never crosses a sector.
-    let room = SECTOR_SIZE - start % SECTOR_SIZE;
-    let buf = read(start, room.min(255) as usize)?;
+    let room = (SECTOR_SIZE - start % SECTOR_SIZE)
+        .min(255)
+        .min(image_len - start);
+    let buf = read(start, room as usize)?;
     DirectoryRecord::parse(&buf, at)?
         .ok_or_else(|| Error::corrupt(STRUCTURE, at, "directory has no \".\" record"))
 }

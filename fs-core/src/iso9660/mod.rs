@@ -62,7 +62,12 @@ pub fn open(source: Arc<dyn ReadAt>, want: Option<View>) -> Result<(Box<dyn Form
             image_len,
         });
     }
-    let root_dot = directory::first_record(&|o, l| reader.read(o, l), root_start, pvd.block_size);
+    let root_dot = directory::first_record(
+        &|o, l| reader.read(o, l),
+        image_len,
+        root_start,
+        pvd.block_size,
+    );
     let susp_info = match &root_dot {
         Ok(dot) => {
             let at = Location::at(root_start / u64::from(pvd.block_size), 0);
@@ -375,7 +380,12 @@ impl IsoFs {
                 image_len: self.reader.image_len,
             });
         }
-        let dot = directory::first_record(&|o, l| self.reader.read(o, l), start, self.bs())?;
+        let dot = directory::first_record(
+            &|o, l| self.reader.read(o, l),
+            self.reader.image_len,
+            start,
+            self.bs(),
+        )?;
         if !dot.is_self() || !dot.is_dir() {
             return Err(Error::corrupt(
                 "relocated directory (Rock Ridge CL)",
