@@ -706,22 +706,44 @@ fn exercise(data: &[u8]) {
 }
 
 #[test]
-fn mutations_never_panic() {
+fn directory_loop_is_cut() {
     let tmp = tempfile::tempdir().unwrap();
     let iso = small_image(tmp.path());
-    let clean = fs::read(&iso).unwrap();
-    exercise(&clean);
+    let mut data = fs::read(&iso).unwrap();
+    // Point DEEPER (inside SUB) back at SUB's own extent.
+    let sub_at = find(&data, b"\x03SUB", 17 * 2048).expect("record of SUB") - 32;
+    let sub_extent: [u8; 8] = data[sub_at + 2..sub_at + 10].try_into().unwrap();
+    let deeper_at = find(&data, b"\x06DEEPER", 17 * 2048).expect("record of DEEPER") - 32;
+    data[deeper_at + 2..deeper_at + 10].copy_from_slice(&sub_extent);
+    let src: Arc<dyn ReadAt> = Arc::new(MemSource::new(data));
+    let vol = Volume::open(
+        src,
+        &OpenOptions {
+            view: Some(View::Iso9660),
+            ..OpenOptions::default()
+        },
+    )
+    .unwrap();
+    let sub = vol.resolve("SUB", true).unwrap();
+    let listing = vol.read_dir(sub.id()).unwrap();
+    assert!(listing.get("DEEPER").is_none());
+    assert!(!listing.problems().is_empty());
+    assert!(listing.get("Y").is_some());
+}
+
+/// Mutates `clean` `rounds` times (seeded xorshift) and exercises each copy.
+fn mutate_and_exercise(clean: &[u8], rounds: usize, seed: u64) {
     // Metadata lives in the first sectors: descriptors, path tables, dirs.
-    let meta_end = (40 * 2048).min(clean.len());
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let meta_end = (48 * 2048).min(clean.len());
+    let mut state = seed;
     let mut next = move || {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
         state
     };
-    for round in 0..400 {
-        let mut data = clean.clone();
+    for round in 0..rounds {
+        let mut data = clean.to_vec();
         let n = 1 + next() % 8;
         for _ in 0..n {
             let at = if next() % 4 == 0 {
@@ -742,6 +764,35 @@ fn mutations_never_panic() {
         }
         exercise(&data);
     }
+}
+
+#[test]
+fn mutations_never_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let iso = small_image(tmp.path());
+    let clean = fs::read(&iso).unwrap();
+    exercise(&clean);
+    mutate_and_exercise(&clean, 400, 0x9E37_79B9_7F4A_7C15);
+    // An xorriso image with Rock Ridge (long names spill into continuation
+    // areas), Joliet and symlinks.
+    let src = tmp.path().join("src2");
+    fs::create_dir_all(src.join("dir")).unwrap();
+    for i in 0..6 {
+        fs::write(
+            src.join(format!("{}-{i}.txt", "n".repeat(200))),
+            patterned(100 * i),
+        )
+        .unwrap();
+    }
+    std::os::unix::fs::symlink("dir/../dir", src.join("link")).unwrap();
+    let iso2 = tmp.path().join("x.iso");
+    run(Command::new("xorriso")
+        .args(["-as", "mkisofs", "-quiet", "-R", "-J", "-joliet-long", "-o"])
+        .arg(&iso2)
+        .arg(&src));
+    let clean = fs::read(&iso2).unwrap();
+    exercise(&clean);
+    mutate_and_exercise(&clean, 300, 0x2545_F491_4F6C_DD1D);
     let _ = std::io::stderr().flush();
 }
 
