@@ -316,9 +316,12 @@ impl IsoFs {
     /// (Rock Ridge RE: the relocated original of a CL entry).
     fn entry(&self, l: &Listed) -> Result<Option<(String, NodeInfo)>> {
         let rec = &l.record;
-        let plain_name = match self.view {
-            View::Joliet => joliet::joliet_name(&rec.name),
-            _ => directory_record::iso_name(&rec.name),
+        // Directory identifiers carry no version number (ECMA-119 7.6).
+        let plain_name = match (self.view, rec.is_dir()) {
+            (View::Joliet, false) => joliet::joliet_name(&rec.name),
+            (View::Joliet, true) => joliet::decode_ucs2(&rec.name),
+            (_, false) => directory_record::iso_name(&rec.name),
+            (_, true) => String::from_utf8_lossy(&rec.name).into_owned(),
         };
         let rr = self.rock_ridge(&rec.system_use, l.at)?;
         let Some(rr) = rr.filter(|r| r.found) else {

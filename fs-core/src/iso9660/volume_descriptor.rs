@@ -94,6 +94,7 @@ pub(crate) fn read_set(src: &dyn ReadAt) -> Result<DescriptorSet> {
     let mut el_torito = false;
     let mut warnings = Vec::new();
     let mut terminated = false;
+    let mut ended_at = None;
     for i in 0..MAX_DESCRIPTORS {
         let sector = FIRST_SECTOR + i;
         let off = sector * SECTOR_SIZE;
@@ -104,6 +105,7 @@ pub(crate) fn read_set(src: &dyn ReadAt) -> Result<DescriptorSet> {
                      descriptor would be at byte {off})"
                 )));
             }
+            ended_at = Some(sector);
             warnings.push(format!(
                 "volume descriptor set runs into the end of the image at sector {sector} \
                  without a terminator"
@@ -169,12 +171,17 @@ pub(crate) fn read_set(src: &dyn ReadAt) -> Result<DescriptorSet> {
     for w in &warnings {
         log::warn!("{w}");
     }
-    let primary = primary.ok_or_else(|| {
-        Error::corrupt(
+    let primary = primary.ok_or_else(|| match ended_at {
+        Some(sector) => Error::Truncated {
+            structure: "volume descriptor set (no primary volume descriptor before the end)",
+            at: Location::sector(sector),
+            image_len,
+        },
+        None => Error::corrupt(
             "volume descriptor set",
             Location::sector(FIRST_SECTOR),
             "no primary volume descriptor",
-        )
+        ),
     })?;
     Ok(DescriptorSet {
         primary,
@@ -370,6 +377,16 @@ pub(crate) mod tests {
         assert!(matches!(
             read_set(&image(&[svd, terminator()])),
             Err(Error::Corrupt { .. })
+        ));
+    }
+
+    #[test]
+    fn image_ends_before_primary() {
+        let mut boot = vec![0u8; 2048];
+        boot[1..6].copy_from_slice(b"CD001");
+        assert!(matches!(
+            read_set(&image(&[boot])),
+            Err(Error::Truncated { .. })
         ));
     }
 
