@@ -584,6 +584,48 @@ mod tests {
     }
 
     #[test]
+    fn small_logical_blocks() {
+        // Logical block size 512 (ECMA-119 6.1.2): extents count 512-byte
+        // blocks. Root at block 18 * 4, file data at block 20 * 4 + 1.
+        let mut img = vec![0u8; 16 * 2048];
+        let mut pvd = descriptor(1, b"SMALL", 72, b"");
+        pvd[128..130].copy_from_slice(&512u16.to_le_bytes());
+        pvd[130..132].copy_from_slice(&512u16.to_be_bytes());
+        img.extend(pvd);
+        let mut term = vec![0u8; 2048];
+        term[0] = 255;
+        term[1..6].copy_from_slice(b"CD001");
+        img.extend(term);
+        let mut root = Vec::new();
+        root.extend(record(72, 512, flags::DIRECTORY, &[0], b""));
+        root.extend(record(72, 512, flags::DIRECTORY, &[1], b""));
+        root.extend(record(81, 4, 0, b"F;1", b""));
+        root.resize(2048, 0);
+        img.extend(root);
+        img.resize(20 * 2048, 0);
+        img.extend(b"\0\0\0\0");
+        img.resize(20 * 2048 + 512, 0);
+        img.extend(b"DATA");
+        img.resize(21 * 2048, 0);
+        let (fs, info) = open(Arc::new(MemSource::new(img)), None).unwrap();
+        assert_eq!(info.block_size, 512);
+        let root = fs.root().unwrap();
+        assert_eq!(root.id, NodeId(18 * 2048));
+        let list = fs.read_dir(&root).unwrap();
+        assert!(list.problems.is_empty(), "{:?}", list.problems);
+        let (name, f) = &list.entries[0];
+        assert_eq!(name, "F");
+        assert_eq!(
+            f.data.extents(),
+            [Extent::Recorded {
+                start: 20 * 2048 + 512,
+                len: 4
+            }]
+        );
+        assert_eq!(f.attr.allocated, 512);
+    }
+
+    #[test]
     fn root_past_the_end_is_truncated() {
         let mut img = image();
         img.truncate(18 * 2048);
