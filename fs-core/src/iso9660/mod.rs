@@ -15,3 +15,7 @@ pub fn open(source: Arc<dyn ReadAt>, want: Option<View>) -> Result<(Box<dyn Form
         "ISO 9660 reader not written yet".into(),
     ))
 }
+#[allow(dead_code)]
+pub(crate) mod rock_ridge;
+#[allow(dead_code)]
+pub(crate) mod susp;
