@@ -89,7 +89,7 @@ pub(crate) fn parse(
             b"PN" => {
                 rr.found = true;
                 match (u32_both(d, 0), u32_both(d, 8)) {
-                    (Some(major), Some(minor)) => rr.rdev = Some(DeviceNumber { major, minor }),
+                    (Some(high), Some(low)) => rr.rdev = Some(device_number(high, low)),
                     _ => warn_short("PN", *loc, d.len()),
                 }
             }
@@ -141,6 +141,29 @@ fn warn_short(sig: &str, loc: Location, len: usize) {
         "Rock Ridge: {sig} entry at {loc} is too short ({} bytes), ignored",
         len + 4
     );
+}
+
+/// PN (RRIP 4.1.2): "dev_t high" and "dev_t low".
+///
+/// RRIP says: high = major, low = minor (genisoimage does this), and when
+/// dev_t is 32 bits, high unused and low the whole dev_t. libisofs (xorriso)
+/// writes high 0 and the host's whole Linux dev_t in low, e.g. (0, 0x0d25)
+/// for 13:37. Like Linux isofs, a zero high with low above 0xff is read as a
+/// whole dev_t; we decode it with the Linux 32-bit `new_encode_dev` layout
+/// (12-bit major, 20-bit minor), which also covers the old 8:8 layout.
+/// Otherwise major = high, minor = low.
+fn device_number(high: u32, low: u32) -> DeviceNumber {
+    if high == 0 && low > 0xff {
+        DeviceNumber {
+            major: (low >> 8) & 0xfff,
+            minor: (low & 0xff) | ((low >> 12) & 0xf_ff00),
+        }
+    } else {
+        DeviceNumber {
+            major: high,
+            minor: low,
+        }
+    }
 }
 
 /// PX (RRIP 4.1.1): 36 bytes (RRIP 1.10) or 44 bytes with the serial (RRIP 1.12).
@@ -484,6 +507,31 @@ mod tests {
             })
         );
         assert_eq!(parse_su(&entry(b"PN", &d[..12])).rdev, None);
+        // genisoimage: (major, minor) even for big minors.
+        assert_eq!(
+            device_number(259, 70000),
+            DeviceNumber {
+                major: 259,
+                minor: 70000
+            }
+        );
+        // libisofs: (0, Linux dev_t).
+        assert_eq!(
+            device_number(0, 0xd25),
+            DeviceNumber {
+                major: 13,
+                minor: 37
+            }
+        );
+        assert_eq!(
+            device_number(0, 0x1111_0370),
+            DeviceNumber {
+                major: 259,
+                minor: 70000
+            }
+        );
+        // Small numbers mean the same either way.
+        assert_eq!(device_number(0, 5), DeviceNumber { major: 0, minor: 5 });
     }
 
     #[test]
@@ -791,6 +839,330 @@ mod tests {
             };
             let _ = parse(&su, &info, 2048, AT, &read);
             let _ = susp::detect(&su, 2048, AT, &read);
+        }
+    }
+
+    /// Builds real images with xorriso / genisoimage from a tree made here and
+    /// checks what `detect` and `parse` find against the tree itself.
+    mod real_image {
+        use super::super::*;
+        use crate::error::Error;
+        use std::collections::BTreeMap;
+        use std::os::unix::fs::MetadataExt;
+        use std::path::Path;
+        use std::process::Command;
+
+        /// One directory record found by the minimal walk below.
+        struct Found {
+            /// Slash-joined Rock Ridge path from the root.
+            path: String,
+            rr: RockRidge,
+            /// Extent block of the record.
+            extent: u32,
+            /// The record is "." or "..".
+            dot: Option<u8>,
+        }
+
+        fn le32(b: &[u8], at: usize) -> u32 {
+            u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+        }
+
+        fn read_fn(img: &[u8]) -> impl Fn(u64, usize) -> Result<Vec<u8>> + '_ {
+            move |off, len| {
+                let off = off as usize;
+                img.get(off..off + len)
+                    .map(<[u8]>::to_vec)
+                    .ok_or(Error::Truncated {
+                        structure: "test read",
+                        at: Location::sector(off as u64 / 2048),
+                        image_len: img.len() as u64,
+                    })
+            }
+        }
+
+        /// Reads the PVD (ECMA-119 8.4), calls `detect` on the root's "."
+        /// record and `parse` on every record of every directory.
+        fn walk_image(img: &[u8]) -> (SuspInfo, Vec<Found>) {
+            let pvd = &img[16 * 2048..17 * 2048];
+            assert_eq!(&pvd[..6], b"\x01CD001");
+            let bs = u32::from(u16::from_le_bytes([pvd[128], pvd[129]]));
+            let root = &pvd[156..156 + 34];
+            let (root_block, root_len) = (le32(root, 2), le32(root, 10));
+            let read = read_fn(img);
+            let mut info = None;
+            let mut out = Vec::new();
+            let mut todo = vec![(root_block, root_len, String::new(), 0)];
+            while let Some((block, len, path, depth)) = todo.pop() {
+                assert!(depth < 20, "directory walk too deep");
+                let start = block as usize * bs as usize;
+                let dir = &img[start..start + len as usize];
+                let mut pos = 0;
+                while pos < dir.len() {
+                    let rec_len = usize::from(dir[pos]);
+                    if rec_len == 0 {
+                        pos = (pos / bs as usize + 1) * bs as usize;
+                        continue;
+                    }
+                    let rec = &dir[pos..pos + rec_len];
+                    let name_len = usize::from(rec[32]);
+                    let name = &rec[33..33 + name_len];
+                    let su_off = 33 + name_len + usize::from(name_len % 2 == 0);
+                    let su = &rec[su_off.min(rec_len)..];
+                    let abs = (start + pos + su_off) as u64;
+                    let at = Location::at(abs / u64::from(bs), (abs % u64::from(bs)) as u32);
+                    let dot = match name {
+                        [0] => Some(0),
+                        [1] => Some(1),
+                        _ => None,
+                    };
+                    if info.is_none() {
+                        assert_eq!(dot, Some(0), "first record of the root is '.'");
+                        info = Some(
+                            susp::detect(su, bs, at, &read)
+                                .unwrap()
+                                .expect("SUSP detected"),
+                        );
+                    }
+                    let rr = parse(su, info.as_ref().unwrap(), bs, at, &read).unwrap();
+                    assert!(rr.found, "record at {at} has Rock Ridge entries");
+                    let extent = le32(rec, 2);
+                    let child_path = match &rr.name {
+                        Some(n) => format!("{path}/{n}"),
+                        None => path.clone(),
+                    };
+                    if dot.is_none() && rec[25] & 2 != 0 {
+                        todo.push((extent, le32(rec, 10), child_path.clone(), depth + 1));
+                    }
+                    out.push(Found {
+                        path: child_path,
+                        rr,
+                        extent,
+                        dot,
+                    });
+                    pos += rec_len;
+                }
+            }
+            (info.unwrap(), out)
+        }
+
+        fn run(cmd: &mut Command) {
+            let st = cmd.status().unwrap();
+            assert!(st.success(), "{cmd:?} failed: {st}");
+        }
+
+        fn have(tool: &str) -> bool {
+            Command::new(tool).arg("--version").output().is_ok()
+        }
+
+        /// The tree the images are made from; returns whether device nodes were made.
+        fn make_tree(tree: &Path) -> bool {
+            use std::os::unix::fs::symlink;
+            std::fs::create_dir_all(tree.join("sub")).unwrap();
+            std::fs::write(tree.join("file"), b"hello\n").unwrap();
+            symlink("file", tree.join("rel")).unwrap();
+            symlink("/etc/passwd", tree.join("abs")).unwrap();
+            symlink("../nowhere/x", tree.join("dangling")).unwrap();
+            symlink("./sub/../file", tree.join("dots")).unwrap();
+            // Two long components: several SL entries, and a component
+            // (254 bytes) longer than one component record holds.
+            let long = format!("{}/{}/../c", "a".repeat(254), "b".repeat(250));
+            symlink(&long, tree.join("longlink")).unwrap();
+            std::fs::write(tree.join("n".repeat(200)), b"").unwrap();
+            std::fs::write(tree.join("café ☕"), b"").unwrap();
+            std::fs::write(tree.join("future"), b"").unwrap();
+            run(Command::new("touch")
+                .args(["-d", "2040-01-01 12:34:56 UTC"])
+                .arg(tree.join("future")));
+            std::fs::write(tree.join("past"), b"").unwrap();
+            run(Command::new("touch")
+                .args(["-d", "1960-06-15 01:02:03 UTC"])
+                .arg(tree.join("past")));
+            run(Command::new("mkfifo").arg(tree.join("fifo")));
+            std::fs::write(tree.join("hard1"), b"same\n").unwrap();
+            std::fs::hard_link(tree.join("hard1"), tree.join("sub/hard2")).unwrap();
+            let chr = Command::new("mknod")
+                .arg(tree.join("chr"))
+                .args(["c", "13", "37"])
+                .status()
+                .is_ok_and(|s| s.success());
+            let blk = Command::new("mknod")
+                .arg(tree.join("blk"))
+                .args(["b", "259", "70000"])
+                .status()
+                .is_ok_and(|s| s.success());
+            if !(chr && blk) {
+                eprintln!("WARNING: mknod failed (not root?): device nodes not tested");
+            }
+            chr && blk
+        }
+
+        #[test]
+        fn xorriso_image_matches_tree() {
+            if !have("xorriso") {
+                eprintln!(
+                    "!!!!! xorriso not installed: SKIPPING the real-image Rock Ridge test !!!!!"
+                );
+                return;
+            }
+            let tmp = tempfile::tempdir().unwrap();
+            let tree = tmp.path().join("tree");
+            let devices = make_tree(&tree);
+            let iso = tmp.path().join("img.iso");
+            let out = Command::new("xorriso")
+                .args(["-as", "mkisofs", "-R", "-J", "--hardlinks", "-o"])
+                .arg(&iso)
+                .arg(&tree)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let img = std::fs::read(&iso).unwrap();
+            let (info, found) = walk_image(&img);
+            assert!(!info.extensions.is_empty(), "xorriso writes an ER entry");
+
+            let by_path: BTreeMap<&str, &RockRidge> = found
+                .iter()
+                .filter(|f| f.dot.is_none())
+                .map(|f| (f.path.as_str(), &f.rr))
+                .collect();
+            let mut expected = vec![
+                "/abs",
+                "/dangling",
+                "/dots",
+                "/fifo",
+                "/file",
+                "/future",
+                "/hard1",
+                "/longlink",
+                "/past",
+                "/rel",
+                "/sub",
+                "/sub/hard2",
+                "/café ☕",
+            ];
+            if devices {
+                expected.extend(["/blk", "/chr"]);
+            }
+            let long_name = format!("/{}", "n".repeat(200));
+            expected.push(&long_name);
+            expected.sort_unstable();
+            let got: Vec<&str> = by_path.keys().copied().collect();
+            assert_eq!(got, expected);
+
+            for (path, rr) in &by_path {
+                let src = tree.join(&path[1..]);
+                let meta = std::fs::symlink_metadata(&src).unwrap();
+                assert_eq!(rr.mode, Some(meta.mode()), "{path} mode");
+                assert_eq!(rr.uid, Some(meta.uid()), "{path} uid");
+                assert_eq!(rr.gid, Some(meta.gid()), "{path} gid");
+                assert_eq!(rr.mtime.map(|t| t.secs), Some(meta.mtime()), "{path} mtime");
+                if !meta.is_dir() {
+                    assert_eq!(rr.nlink, Some(meta.nlink() as u32), "{path} nlink");
+                }
+                if meta.file_type().is_symlink() {
+                    let target = std::fs::read_link(&src).unwrap();
+                    assert_eq!(rr.symlink.as_deref(), target.to_str(), "{path} target");
+                } else {
+                    assert_eq!(rr.symlink, None, "{path}");
+                }
+                let is_dev = matches!(meta.mode() & 0o170000, 0o020000 | 0o060000);
+                if is_dev {
+                    assert_eq!(
+                        rr.rdev.map(DeviceNumber::to_linux),
+                        Some(meta.rdev()),
+                        "{path}"
+                    );
+                }
+                assert_eq!(rr.child_link, None);
+                assert!(!rr.relocated);
+            }
+            if devices {
+                assert_eq!(
+                    by_path["/chr"].rdev,
+                    Some(DeviceNumber {
+                        major: 13,
+                        minor: 37
+                    })
+                );
+                assert_eq!(
+                    by_path["/blk"].rdev,
+                    Some(DeviceNumber {
+                        major: 259,
+                        minor: 70000
+                    })
+                );
+            }
+            let future = by_path["/future"].mtime.unwrap();
+            assert_eq!(future.to_rfc3339(), "2040-01-01T12:34:56Z");
+            let past = by_path["/past"].mtime.unwrap();
+            assert_eq!(past.to_rfc3339(), "1960-06-15T01:02:03Z");
+
+            // Hard links share a serial number no other file has.
+            let h1 = by_path["/hard1"].serial;
+            assert!(h1.is_some(), "--hardlinks records PX serial numbers");
+            assert_eq!(h1, by_path["/sub/hard2"].serial);
+            for (path, rr) in &by_path {
+                if !path.contains("hard") {
+                    assert_ne!(rr.serial, h1, "{path}");
+                }
+            }
+        }
+
+        #[test]
+        fn genisoimage_deep_relocation() {
+            if !have("genisoimage") {
+                eprintln!(
+                    "!!!!! genisoimage not installed: SKIPPING the CL/PL/RE real-image test !!!!!"
+                );
+                return;
+            }
+            let tmp = tempfile::tempdir().unwrap();
+            let tree = tmp.path().join("tree");
+            let deep = tree.join("d1/d2/d3/d4/d5/d6/d7/d8/d9");
+            std::fs::create_dir_all(&deep).unwrap();
+            std::fs::write(deep.join("f"), b"deep\n").unwrap();
+            let iso = tmp.path().join("deep.iso");
+            let out = Command::new("genisoimage")
+                .args(["-quiet", "-R", "-o"])
+                .arg(&iso)
+                .arg(&tree)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let img = std::fs::read(&iso).unwrap();
+            let (_, found) = walk_image(&img);
+
+            // The placeholder in d7 (CL), the relocated directory (RE) and
+            // its ".." (PL) must agree.
+            let cl: Vec<_> = found.iter().filter(|f| f.rr.child_link.is_some()).collect();
+            assert_eq!(cl.len(), 1, "one CL");
+            assert!(
+                cl[0].path.ends_with("/d1/d2/d3/d4/d5/d6/d7/d8"),
+                "{}",
+                cl[0].path
+            );
+            let re: Vec<_> = found.iter().filter(|f| f.rr.relocated).collect();
+            assert_eq!(re.len(), 1, "one RE");
+            assert!(re[0].path.ends_with("rr_moved/d8"), "{}", re[0].path);
+            assert_eq!(cl[0].rr.child_link, Some(re[0].extent));
+            let d7 = found
+                .iter()
+                .find(|f| f.dot.is_none() && f.path == "/d1/d2/d3/d4/d5/d6/d7")
+                .unwrap();
+            let pl: Vec<_> = found
+                .iter()
+                .filter(|f| f.rr.parent_link.is_some())
+                .collect();
+            assert_eq!(pl.len(), 1, "one PL");
+            assert_eq!(pl[0].dot, Some(1));
+            assert_eq!(pl[0].rr.parent_link, Some(d7.extent));
         }
     }
 }
