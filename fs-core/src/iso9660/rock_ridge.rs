@@ -846,6 +846,7 @@ mod tests {
     /// checks what `detect` and `parse` find against the tree itself.
     mod real_image {
         use super::super::*;
+        use super::XorShift;
         use crate::error::Error;
         use std::collections::BTreeMap;
         use std::os::unix::fs::MetadataExt;
@@ -861,6 +862,9 @@ mod tests {
             extent: u32,
             /// The record is "." or "..".
             dot: Option<u8>,
+            /// The record's system-use area and where it sits.
+            su: Vec<u8>,
+            at: Location,
         }
 
         fn le32(b: &[u8], at: usize) -> u32 {
@@ -938,6 +942,8 @@ mod tests {
                         rr,
                         extent,
                         dot,
+                        su: su.to_vec(),
+                        at,
                     });
                     pos += rec_len;
                 }
@@ -1109,6 +1115,34 @@ mod tests {
                     assert_ne!(rr.serial, h1, "{path}");
                 }
             }
+
+            // Real system-use areas (with real CE pointers), mutated: never a panic.
+            let mut rng = XorShift(0xD1CE_F00D_1234_5678);
+            let mut img = img;
+            let mut errors = 0;
+            for round in 0..4000 {
+                let f = &found[(rng.next() % found.len() as u64) as usize];
+                let mut su = f.su.clone();
+                for _ in 0..=(rng.next() % 4) {
+                    if !su.is_empty() {
+                        let i = (rng.next() % su.len() as u64) as usize;
+                        su[i] = rng.next() as u8;
+                    }
+                }
+                if round % 50 == 0 {
+                    // Also damage the image around the directories and CE areas.
+                    for _ in 0..8 {
+                        let i = 16 * 2048 + (rng.next() % (40 * 2048)) as usize;
+                        if i < img.len() {
+                            img[i] = rng.next() as u8;
+                        }
+                    }
+                }
+                let read = read_fn(&img);
+                errors += usize::from(parse(&su, &info, 2048, f.at, &read).is_err());
+                let _ = susp::detect(&su, 2048, f.at, &read);
+            }
+            eprintln!("mutated real areas: {errors} of 4000 parses were errors");
         }
 
         #[test]

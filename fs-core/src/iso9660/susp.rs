@@ -63,6 +63,10 @@ pub(crate) struct Entry {
 /// entry (SUSP 5.3, check bytes BE EF) at its start means SUSP is in use.
 /// Follows CE (SUSP 5.1) to collect the ER entries (SUSP 5.5).
 ///
+/// Like Linux isofs, an SP right after 14 bytes of CD-XA system-use
+/// information (ECMA-119 XA extension, "XA" at bytes 6–7) also counts; the
+/// 14 bytes are then skipped in every record too.
+///
 /// Returns `Ok(None)` when there is no SP, except that when Rock Ridge
 /// entries (PX, NM, RR or TF) appear without SP it returns `Some` with skip 0,
 /// lenient like Linux. Without SP no continuation area is followed. A broken
@@ -74,8 +78,12 @@ pub(crate) fn detect(
     at: Location,
     read: ReadBytes<'_>,
 ) -> Result<Option<SuspInfo>> {
-    let skip = sp_len_skp(root_su);
-    let walk = walk(root_su, 0, skip.is_some(), block_size, at, read);
+    let sp = root_sp(root_su);
+    let (start, skip) = match sp {
+        Some((offset, len_skp)) => (offset, Some(offset + len_skp)),
+        None => (0, None),
+    };
+    let walk = walk(root_su, start, skip.is_some(), block_size, at, read);
     if let Some(err) = &walk.error {
         log::warn!("SUSP: ignoring the rest of the root directory's system-use entries: {err}");
     }
@@ -140,10 +148,9 @@ pub(crate) fn entries_located(
     at: Location,
     read: ReadBytes<'_>,
 ) -> Result<Vec<(Entry, Location)>> {
-    let start = if sp_len_skp(su).is_some() {
-        0
-    } else {
-        info.skip
+    let start = match root_sp(su) {
+        Some((offset, _)) => offset,
+        None => info.skip,
     };
     if start > su.len() {
         log::warn!(
@@ -187,6 +194,23 @@ fn block_size_or_default(block_size: u32) -> u64 {
     } else {
         u64::from(block_size)
     }
+}
+
+/// Bytes of CD-XA system-use information that may precede the SUSP entries.
+const XA_LEN: usize = 14;
+
+/// Where the SP entry of a root "." record starts (0, or [`XA_LEN`] after
+/// CD-XA information) and its LEN_SKP.
+fn root_sp(su: &[u8]) -> Option<(usize, usize)> {
+    if let Some(skip) = sp_len_skp(su) {
+        return Some((0, skip));
+    }
+    if su.get(6..8) == Some(b"XA") {
+        if let Some(skip) = sp_len_skp(su.get(XA_LEN..)?) {
+            return Some((XA_LEN, skip));
+        }
+    }
+    None
 }
 
 /// LEN_SKP of an SP entry (SUSP 5.3) at offset 0 of `su`, if there is one.
@@ -247,7 +271,8 @@ fn walk(
     let mut hops = 0usize;
     let mut total = 0usize;
     loop {
-        let ce = scan_area(&area, pos, area_at, block_size, &mut out);
+        // Without SP (lenient detection) the area may hold anything: no warnings.
+        let ce = scan_area(&area, pos, area_at, block_size, follow, &mut out);
         let Some(ce) = ce else { break };
         if !follow {
             break;
@@ -323,6 +348,7 @@ fn scan_area(
     mut pos: usize,
     area_at: Location,
     block_size: u32,
+    loud: bool,
     out: &mut Vec<(Entry, Location)>,
 ) -> Option<Continuation> {
     let mut ce = None;
@@ -336,7 +362,13 @@ fn scan_area(
             if rest.iter().all(|&b| b == 0) {
                 log::debug!("SUSP: zero padding at {loc}");
             } else {
-                log::warn!(
+                let level = if loud {
+                    log::Level::Warn
+                } else {
+                    log::Level::Debug
+                };
+                log::log!(
+                    level,
                     "SUSP: entry \"{}\" at {loc} has length {len} but {} bytes remain; ignoring the rest of the area",
                     sig.escape_ascii(),
                     rest.len()
@@ -473,6 +505,29 @@ pub(crate) mod tests {
         let su = entry(b"NM", b"\0x");
         let info = detect(&su, 2048, AT, &read).unwrap().unwrap();
         assert_eq!(info.skip, 0);
+    }
+
+    #[test]
+    fn detect_sp_after_cd_xa() {
+        let read = reader(&[]);
+        let mut su = vec![0, 0, 0, 0, 0x0d, 0x55, b'X', b'A', 1, 0, 0, 0, 0, 0];
+        su.extend(sp(2));
+        su.extend(entry(b"RR", &[0x81]));
+        let info = detect(&su, 2048, AT, &read).unwrap().unwrap();
+        assert_eq!(info.skip, 16);
+        assert_eq!(
+            sigs(&entries(&su, &info, 2048, AT, &read).unwrap()),
+            ["SP", "RR"]
+        );
+        // Any other record: 14 XA bytes + LEN_SKP skipped.
+        let mut other = vec![7u8; 16];
+        other.extend(entry(b"PX", &[]));
+        assert_eq!(
+            sigs(&entries(&other, &info, 2048, AT, &read).unwrap()),
+            ["PX"]
+        );
+        // XA without SP: not SUSP.
+        assert!(detect(&su[..14], 2048, AT, &read).unwrap().is_none());
     }
 
     #[test]
