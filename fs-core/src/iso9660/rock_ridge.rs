@@ -37,7 +37,8 @@ pub(crate) struct RockRidge {
     pub gid: Option<u32>,
     /// PX file serial number (st_ino; 44-byte PX of RRIP 1.12).
     pub serial: Option<u64>,
-    /// PN device number (high → major, low → minor; RRIP 4.1.2).
+    /// PN device number (RRIP 4.1.2): high → major, low → minor, except
+    /// that a zero high with low above 0xff is a whole Linux dev_t (libisofs).
     pub rdev: Option<DeviceNumber>,
     /// NM name, continued entries joined (RRIP 4.1.4). `None` without NM,
     /// for the CURRENT / PARENT flags, and for names that cannot be a
