@@ -516,7 +516,6 @@ fn grub_rescue_plain_view() {
 }
 
 #[test]
-#[ignore = "needs Rock Ridge parser"]
 fn grub_rescue_rock_ridge_view() {
     let vol = open(Path::new(GRUB_ISO), None);
     assert_eq!(vol.view(), View::RockRidge);
@@ -903,7 +902,6 @@ fn check_rr(iso: &Path, tool: &str) {
 }
 
 #[test]
-#[ignore = "needs Rock Ridge parser"]
 fn rock_ridge_genisoimage_and_xorriso() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
