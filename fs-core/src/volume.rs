@@ -29,7 +29,14 @@ pub struct OpenOptions {
     /// Bytes of metadata cache (the block cache in front of the source).
     pub cache_bytes: u64,
     /// Serve file content through the block cache too. Worth it for slow or
-    /// remote sources; for a local file the kernel page cache is faster.
+    /// remote sources; for a local file the kernel page cache is faster, so
+    /// the default is off. Measured with `examples/data_path.rs` (2 cores,
+    /// 128 KiB requests, image warm in the page cache): a 400 MiB file plus
+    /// 3,000 small files read 2.8x faster straight from the file (10.3 GB/s
+    /// vs 3.7 GB/s); the first read of 3,000 small files 3.0x faster. Only
+    /// repeat reads of small files that fit the cache were faster cached
+    /// (1.8x), and under a mount the kernel's page cache (`FOPEN_KEEP_CACHE`)
+    /// serves those before they reach us.
     pub cache_file_data: bool,
 }
 
