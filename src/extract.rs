@@ -368,9 +368,19 @@ impl Extractor<'_> {
                     libc::S_IFBLK
                 };
                 let dev = attr.rdev.unwrap_or_default().to_linux();
-                mknod(dest, t, dev)?;
-                self.finish_special(dest, attr)?;
-                true
+                match mknod(dest, t, dev) {
+                    Ok(()) => {
+                        self.finish_special(dest, attr)?;
+                        true
+                    }
+                    // Root without CAP_MKNOD (a container): as for a user.
+                    Err(e) if is_eperm(&e) => {
+                        self.counts.skipped += 1;
+                        self.warn(format!("{}: device node skipped ({e:#})", dest.display()));
+                        false
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             FileType::CharDevice | FileType::BlockDevice => {
                 self.counts.skipped += 1;
@@ -492,6 +502,11 @@ fn mknod(dest: &Path, kind: libc::mode_t, dev: u64) -> Result<()> {
     Ok(())
 }
 
+fn is_eperm(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<io::Error>()
+        .is_some_and(|e| e.raw_os_error() == Some(libc::EPERM))
+}
+
 fn c_path(p: &Path) -> Result<CString> {
     CString::new(p.as_os_str().as_bytes()).map_err(|_| anyhow!("{}: path holds NUL", p.display()))
 }
@@ -537,4 +552,127 @@ fn system_time(t: Timestamp) -> SystemTime {
             .and_then(|s| s.checked_add(nanos))
     };
     r.unwrap_or(UNIX_EPOCH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+
+    fn mtime(p: &Path) -> i64 {
+        fs::symlink_metadata(p).map(|m| m.mtime()).unwrap_or(-1)
+    }
+
+    fn mode(p: &Path) -> u32 {
+        fs::symlink_metadata(p)
+            .map(|m| m.mode() & 0o7777)
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn extracts_whole_tree() -> Result<()> {
+        let vol = crate::testvol::volume();
+        let tmp = tempfile::tempdir()?;
+        let out = tmp.path().join("out");
+        let opts = ExtractOptions {
+            overwrite: false,
+            quiet: true,
+        };
+        let c = run(&vol, "/", &out, opts)?;
+        assert_eq!(c.errors, 0, "{c:?}");
+        assert_eq!(fs::read(out.join("a.txt"))?, b"hello");
+        assert_eq!(mode(&out.join("a.txt")), 0o4755);
+        assert_eq!(mtime(&out.join("a.txt")), 1_577_934_245);
+        assert_eq!(fs::read(out.join("sub/h2"))?, b"world!");
+        let (m1, m2) = (
+            fs::metadata(out.join("h1"))?,
+            fs::metadata(out.join("sub/h2"))?,
+        );
+        assert_eq!(m1.ino(), m2.ino());
+        assert_eq!(c.hardlinks, 1);
+        assert_eq!(fs::read(out.join("big"))?, &crate::testvol::image()[16..]);
+        assert_eq!(fs::read_link(out.join("ln"))?, Path::new("a.txt"));
+        assert_eq!(mtime(&out.join("ln")), 1_300_000_000);
+        assert!(
+            fs::symlink_metadata(out.join("fifo"))?
+                .file_type()
+                .is_fifo()
+        );
+        assert_eq!(mode(&out.join("ro")), 0o555);
+        assert_eq!(mtime(&out.join("ro")), 1_200_000_000);
+        assert_eq!(fs::read(out.join("ro/c.txt"))?, b"world!");
+        assert_eq!(mode(&out.join("sub")), 0o750);
+        assert_eq!(mtime(&out.join("sub")), 1_100_000_000);
+        // The destination was created, so it takes the root's attributes.
+        assert_eq!(mtime(&out), 1_000_000_000);
+        assert_eq!(c.files, 5);
+        assert_eq!(c.bytes, 5 + 6 + 5 + 6 + crate::testvol::BIG as u64);
+
+        // A second run refuses to overwrite, then --overwrite replaces.
+        let again = run(&vol, "/sub", &out, opts)?;
+        assert!(again.errors > 0);
+        let again = run(
+            &vol,
+            "/sub",
+            &out,
+            ExtractOptions {
+                overwrite: true,
+                quiet: true,
+            },
+        )?;
+        assert_eq!(again.errors, 0);
+        fs::set_permissions(out.join("ro"), Permissions::from_mode(0o755))?;
+        Ok(())
+    }
+
+    #[test]
+    fn never_writes_through_symlinks() -> Result<()> {
+        let vol = crate::testvol::volume();
+        let tmp = tempfile::tempdir()?;
+        let out = tmp.path().join("out");
+        let victim = tmp.path().join("victim");
+        fs::create_dir_all(&out)?;
+        fs::create_dir_all(&victim)?;
+        std::os::unix::fs::symlink(&victim, out.join("sub"))?;
+        std::os::unix::fs::symlink(victim.join("a"), out.join("a.txt"))?;
+        let opts = ExtractOptions {
+            overwrite: false,
+            quiet: true,
+        };
+        let c = run(&vol, "/", &out, opts)?;
+        assert!(c.errors >= 2);
+        assert_eq!(fs::read_dir(&victim)?.count(), 0);
+        // --overwrite replaces the links themselves, still not their targets.
+        let c = run(
+            &vol,
+            "/",
+            &out,
+            ExtractOptions {
+                overwrite: true,
+                quiet: true,
+            },
+        );
+        fs::set_permissions(out.join("ro"), Permissions::from_mode(0o755))?;
+        let c = c?;
+        assert_eq!(c.errors, 0, "{c:?}");
+        assert_eq!(fs::read_dir(&victim)?.count(), 0);
+        assert!(fs::symlink_metadata(out.join("sub"))?.is_dir());
+        Ok(())
+    }
+
+    #[test]
+    fn extracts_one_file_and_subtree() -> Result<()> {
+        let vol = crate::testvol::volume();
+        let tmp = tempfile::tempdir()?;
+        let opts = ExtractOptions {
+            overwrite: false,
+            quiet: true,
+        };
+        run(&vol, "/sub", tmp.path(), opts)?;
+        assert_eq!(fs::read(tmp.path().join("sub/b.txt"))?, b"hello");
+        run(&vol, "a.txt", tmp.path(), opts)?;
+        assert_eq!(fs::read(tmp.path().join("a.txt"))?, b"hello");
+        assert!(run(&vol, "/nope", tmp.path(), opts).is_err());
+        Ok(())
+    }
 }

@@ -170,3 +170,88 @@ pub fn stat(vol: &Volume, path: &str, json: bool, out: &mut impl Write) -> Resul
     writeln!(out, " Birth: {}", time(a.crtime))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ls(path: &str, opts: LsOptions) -> String {
+        let vol = crate::testvol::volume();
+        let mut out = Vec::new();
+        let ok = run(&vol, path, opts, &mut out);
+        assert!(matches!(ok, Ok(true)), "{ok:?}");
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[test]
+    fn plain_long_recursive() {
+        let o = LsOptions::default();
+        assert_eq!(ls("/", o), "a.txt\nbig\nfifo\nh1\nln\nnull\nro\nsub\n");
+        assert_eq!(ls("/sub/", o), "b.txt\nh2\n");
+        assert_eq!(ls("/ln", o), "ln\n");
+        let long = ls("/", LsOptions { long: true, ..o });
+        let lines: Vec<&str> = long.lines().collect();
+        assert_eq!(
+            lines[0],
+            "-rwsr-xr-x 1 1000 1000       5 2020-01-02 03:04 a.txt"
+        );
+        assert!(lines[4].ends_with(" ln -> a.txt"), "{}", lines[4]);
+        assert!(
+            lines[5].starts_with("crw------- 1 1000 1000    1, 3 "),
+            "{}",
+            lines[5]
+        );
+        let rec = ls(
+            "/",
+            LsOptions {
+                recursive: true,
+                ..o
+            },
+        );
+        assert!(rec.starts_with("/:\na.txt\n"), "{rec}");
+        assert!(
+            rec.contains("\n\n/ro:\nc.txt\n\n/sub:\nb.txt\nh2\n"),
+            "{rec}"
+        );
+    }
+
+    #[test]
+    fn json_lines_recursive() {
+        let out = ls(
+            "/",
+            LsOptions {
+                json: true,
+                recursive: true,
+                ..LsOptions::default()
+            },
+        );
+        let rows: Vec<serde_json::Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_default())
+            .collect();
+        assert_eq!(rows.len(), 11);
+        let find = |p: &str| {
+            rows.iter()
+                .find(|r| r["path"] == p)
+                .cloned()
+                .unwrap_or_default()
+        };
+        assert_eq!(find("/sub/h2")["inode"], find("/h1")["inode"]);
+        assert_eq!(find("/ln")["target"], "a.txt");
+        assert_eq!(find("/a.txt")["mode"], 0o4755);
+        assert_eq!(find("/ro/c.txt")["size"], 6);
+    }
+
+    #[test]
+    fn stat_json_and_missing() {
+        let vol = crate::testvol::volume();
+        let mut out = Vec::new();
+        assert!(stat(&vol, "/ln", true, &mut out).is_ok());
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap_or_default();
+        assert_eq!(v["type"], "symlink");
+        assert_eq!(v["name"], "ln");
+        let err = stat(&vol, "/nope/x", false, &mut Vec::new());
+        let msg = format!("{:#}", err.err().map(|e| e.to_string()).unwrap_or_default());
+        assert!(msg.contains("no such file"), "{msg}");
+    }
+}

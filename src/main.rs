@@ -9,6 +9,8 @@ mod info;
 mod ls;
 #[cfg(target_os = "linux")]
 mod mount;
+#[cfg(test)]
+mod testvol;
 
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
