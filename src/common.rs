@@ -77,7 +77,7 @@ pub fn base_name(path: &str) -> &str {
 /// Resolves `path` in the image with a message a user understands.
 pub fn resolve(vol: &Volume, path: &str, follow: bool) -> Result<Arc<Node>> {
     vol.resolve(path, follow).map_err(|e| match e {
-        Error::NotFound(_) => anyhow!("{path}: no such file or directory in the image"),
+        Error::NotFound(_) => anyhow!("{path}: not found in the image"),
         Error::NotADirectory(_) => anyhow!("{path}: a component of the path is not a directory"),
         e => anyhow::Error::new(e).context(path.to_string()),
     })
