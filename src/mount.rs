@@ -78,8 +78,15 @@ pub fn run(
 
 /// Runs `umount`.
 pub fn umount(mountpoint: &Path) -> Result<()> {
-    fuse_backend::unmount(mountpoint)
-        .with_context(|| format!("cannot unmount {}", mountpoint.display()))
+    fuse_backend::unmount(mountpoint).map_err(|e| {
+        // The backend's messages usually name the mount point already.
+        let shown = mountpoint.display().to_string();
+        if e.to_string().contains(&shown) {
+            anyhow::Error::new(e)
+        } else {
+            anyhow::Error::new(e).context(format!("cannot unmount {shown}"))
+        }
+    })
 }
 
 fn serve_as_daemon(
