@@ -111,30 +111,41 @@ pub fn run(vol: &Volume, path: &str, dir: &Path, opts: ExtractOptions) -> Result
     }
     if !opts.quiet {
         let c = ex.counts;
-        let mut line = format!(
-            "extracted {} files, {} directories, {} symlinks",
-            c.files, c.dirs, c.symlinks
-        );
+        let mut parts = vec![
+            plural(c.files, "file"),
+            plural(c.dirs, "directory"),
+            plural(c.symlinks, "symlink"),
+        ];
         if c.hardlinks > 0 {
-            line.push_str(&format!(", {} hard links", c.hardlinks));
+            parts.push(plural(c.hardlinks, "hard link"));
         }
         if c.special > 0 {
-            line.push_str(&format!(", {} special files", c.special));
+            parts.push(plural(c.special, "special file"));
         }
-        line.push_str(&format!(
-            " ({} bytes) in {:.2} s",
-            c.bytes,
+        let mut line = format!(
+            "extracted {} ({}) in {:.2} s",
+            parts.join(", "),
+            plural(c.bytes, "byte"),
             started.elapsed().as_secs_f64()
-        ));
+        );
         if c.skipped > 0 {
             line.push_str(&format!("; {} skipped", c.skipped));
         }
         if c.errors > 0 {
-            line.push_str(&format!("; {} errors", c.errors));
+            line.push_str(&format!("; {}", plural(c.errors, "error")));
         }
         eprintln!("isomount: {line}");
     }
     Ok(ex.counts)
+}
+
+/// "1 file", "2 files", "3 directories".
+fn plural(n: u64, what: &str) -> String {
+    match (n, what.strip_suffix('y')) {
+        (1, _) => format!("1 {what}"),
+        (_, Some(stem)) => format!("{n} {stem}ies"),
+        _ => format!("{n} {what}s"),
+    }
 }
 
 /// Makes sure `dir` is a directory; returns true if it was created.
@@ -567,6 +578,13 @@ mod tests {
         fs::symlink_metadata(p)
             .map(|m| m.mode() & 0o7777)
             .unwrap_or(0)
+    }
+
+    #[test]
+    fn plurals() {
+        assert_eq!(plural(1, "directory"), "1 directory");
+        assert_eq!(plural(3, "directory"), "3 directories");
+        assert_eq!(plural(0, "file"), "0 files");
     }
 
     #[test]
