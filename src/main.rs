@@ -1,1 +1,135 @@
-fn main() {}
+//! `isomount`: open optical-disc images read-only: list, read, extract, mount.
+
+mod cat;
+mod cli;
+mod common;
+mod entry;
+mod extract;
+mod info;
+mod ls;
+#[cfg(target_os = "linux")]
+mod mount;
+#[cfg(test)]
+mod testvol;
+
+use std::io::{self, BufWriter, Write};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::common::{is_broken_pipe, open_volume};
+
+fn init_logging(cli: &Cli) {
+    let level = if cli.quiet {
+        log::LevelFilter::Error
+    } else {
+        match cli.verbose {
+            0 => log::LevelFilter::Warn,
+            1 => log::LevelFilter::Info,
+            2 => log::LevelFilter::Debug,
+            _ => log::LevelFilter::Trace,
+        }
+    };
+    let verbose = cli.verbose;
+    let mut b = env_logger::Builder::new();
+    b.filter_level(level)
+        .format(move |buf, rec| {
+            let lvl = rec.level().as_str().to_ascii_lowercase();
+            if verbose >= 2 {
+                writeln!(buf, "isomount: {lvl}: [{}] {}", rec.target(), rec.args())
+            } else {
+                writeln!(buf, "isomount: {lvl}: {}", rec.args())
+            }
+        })
+        // RUST_LOG still wins when set.
+        .parse_env("RUST_LOG")
+        .target(env_logger::Target::Stderr);
+    let _ = b.try_init();
+}
+
+/// Runs the command; Ok(false) means some items failed (already reported).
+fn run(cli: &Cli) -> Result<bool> {
+    let stdout = io::stdout();
+    match &cli.command {
+        Command::Info { image, json } => {
+            let vol = open_volume(cli, image)?;
+            let mut out = BufWriter::new(stdout.lock());
+            info::run(&vol, *json, &mut out)?;
+            out.flush().context("cannot write to standard output")?;
+            Ok(true)
+        }
+        Command::Ls {
+            image,
+            path,
+            long,
+            recursive,
+            json,
+        } => {
+            let vol = open_volume(cli, image)?;
+            let mut out = BufWriter::new(stdout.lock());
+            let opts = ls::LsOptions {
+                long: *long,
+                recursive: *recursive,
+                json: *json,
+            };
+            let ok = ls::run(&vol, path, opts, &mut out)?;
+            out.flush().context("cannot write to standard output")?;
+            Ok(ok)
+        }
+        Command::Stat { image, path, json } => {
+            let vol = open_volume(cli, image)?;
+            let mut out = BufWriter::new(stdout.lock());
+            ls::stat(&vol, path, *json, &mut out)?;
+            out.flush().context("cannot write to standard output")?;
+            Ok(true)
+        }
+        Command::Cat { image, paths } => {
+            let vol = open_volume(cli, image)?;
+            cat::run(&vol, paths, &mut stdout.lock())
+        }
+        Command::Extract {
+            image,
+            path,
+            dir,
+            overwrite,
+        } => {
+            let vol = open_volume(cli, image)?;
+            let opts = extract::ExtractOptions {
+                overwrite: *overwrite,
+                quiet: cli.quiet,
+            };
+            let counts = extract::run(&vol, path, dir, opts)?;
+            Ok(counts.errors == 0)
+        }
+        #[cfg(target_os = "linux")]
+        Command::Mount {
+            image,
+            mountpoint,
+            foreground,
+            options,
+        } => mount::run(cli, image, mountpoint, *foreground, options).map(|()| true),
+        #[cfg(target_os = "linux")]
+        Command::Umount { mountpoint } => mount::umount(mountpoint).map(|()| true),
+        #[cfg(not(target_os = "linux"))]
+        Command::Mount { .. } | Command::Umount { .. } => {
+            Err(anyhow::anyhow!("mounting is only supported on Linux"))
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    match run(&cli) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        // The reader went away (`isomount cat ... | head`): nothing to say.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("isomount: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

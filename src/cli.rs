@@ -1,0 +1,162 @@
+//! Command-line definitions (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Parser, Subcommand};
+use fs_core::View;
+
+/// Open optical-disc images (ISO 9660, Joliet, Rock Ridge, UDF) read-only:
+/// list, read and extract their contents, or mount them with FUSE.
+#[derive(Debug, Parser)]
+#[command(name = "isomount", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// Tree to show instead of the richest one the image offers.
+    #[arg(long, global = true, value_name = "VIEW", value_parser = parse_view)]
+    pub view: Option<View>,
+
+    /// Metadata cache size in bytes (suffixes K, M, G, T: powers of 1024).
+    #[arg(long, global = true, value_name = "BYTES", default_value = "64M", value_parser = parse_size)]
+    pub cache_size: u64,
+
+    /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Only errors: no warnings, progress or summary.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what the image is: format, views, label, identifiers, dates.
+    Info {
+        /// The image file (or block device).
+        image: PathBuf,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a directory of the image (hidden entries included).
+    Ls {
+        /// The image file.
+        image: PathBuf,
+        /// Directory or file inside the image ("/"-separated).
+        #[arg(default_value = "/")]
+        path: String,
+        /// Long listing: mode, links, owner, group, size, mtime (UTC), name.
+        #[arg(short, long)]
+        long: bool,
+        /// List subdirectories recursively.
+        #[arg(short = 'R', long)]
+        recursive: bool,
+        /// JSON Lines, one object per entry.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show every attribute of one node (symbolic links are not followed).
+    Stat {
+        /// The image file.
+        image: PathBuf,
+        /// Path inside the image.
+        path: String,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write files' contents to standard output (symbolic links are followed).
+    Cat {
+        /// The image file.
+        image: PathBuf,
+        /// Paths inside the image.
+        #[arg(required = true)]
+        paths: Vec<String>,
+    },
+    /// Copy the tree (or a subtree or file) out of the image.
+    Extract {
+        /// The image file.
+        image: PathBuf,
+        /// What to extract: a directory's contents go straight into DIR when
+        /// it is the root, else DIR/NAME is created.
+        #[arg(default_value = "/")]
+        path: String,
+        /// Destination directory (created if missing).
+        #[arg(short = 'C', long = "directory", value_name = "DIR", required = true)]
+        dir: PathBuf,
+        /// Replace files that already exist in DIR (never follows symlinks).
+        #[arg(long)]
+        overwrite: bool,
+    },
+    /// Mount the image read-only with FUSE (daemonizes unless -f).
+    Mount {
+        /// The image file.
+        image: PathBuf,
+        /// Existing directory to mount on.
+        mountpoint: PathBuf,
+        /// Stay in the foreground.
+        #[arg(short, long)]
+        foreground: bool,
+        /// Mount options, comma-separated (allow_other, uid=N, gid=N, fsname=S, ...).
+        #[arg(short = 'o', value_name = "OPTS")]
+        options: Vec<String>,
+    },
+    /// Unmount a mount made by `isomount mount`.
+    Umount {
+        /// The mount point.
+        mountpoint: PathBuf,
+    },
+}
+
+fn parse_view(s: &str) -> Result<View, String> {
+    s.parse()
+}
+
+/// Parses a byte count with an optional binary suffix: `65536`, `512K`, `64M`, `1G`, `2GiB`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let lower = t.to_ascii_lowercase();
+    let body = lower
+        .strip_suffix("ib")
+        .or_else(|| lower.strip_suffix('b'))
+        .unwrap_or(&lower);
+    let (digits, shift) = match body.chars().last() {
+        Some('k') => (&body[..body.len() - 1], 10),
+        Some('m') => (&body[..body.len() - 1], 20),
+        Some('g') => (&body[..body.len() - 1], 30),
+        Some('t') => (&body[..body.len() - 1], 40),
+        _ => (body, 0),
+    };
+    let n: u64 = digits
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid size {s:?}: expected a number with optional K, M, G or T"))?;
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("size {s:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("64M"), Ok(64 << 20));
+        assert_eq!(parse_size("512k"), Ok(512 << 10));
+        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert_eq!(parse_size("1000B"), Ok(1000));
+        assert!(parse_size("M").is_err());
+        assert!(parse_size("12X").is_err());
+        assert!(parse_size("99999999999T").is_err());
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,128 @@
+//! Helpers every command shares: opening an image, resolving paths, and
+//! reporting per-item errors without stopping.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, anyhow};
+use fs_core::source::FileSource;
+use fs_core::{Error, Node, OpenOptions, Volume};
+
+use crate::cli::Cli;
+
+/// Opens `image` with the global options. The message names the image.
+pub fn open_volume(cli: &Cli, image: &Path) -> Result<Volume> {
+    let file =
+        File::open(image).with_context(|| format!("cannot open image {}", image.display()))?;
+    let meta = file
+        .metadata()
+        .with_context(|| format!("cannot open image {}", image.display()))?;
+    if meta.is_dir() {
+        return Err(anyhow!(
+            "{} is a directory, not an image file",
+            image.display()
+        ));
+    }
+    let src = FileSource::from_file(file)
+        .with_context(|| format!("cannot open image {}", image.display()))?;
+    let opts = OpenOptions {
+        view: cli.view,
+        cache_bytes: cli.cache_size,
+        ..OpenOptions::default()
+    };
+    let vol = Volume::open(Arc::new(src), &opts).with_context(|| image.display().to_string())?;
+    log::info!(
+        "{}: {} image, {} view",
+        image.display(),
+        vol.info().format,
+        vol.view()
+    );
+    Ok(vol)
+}
+
+/// A path inside the image in canonical form: "/"-rooted, no empty or "."
+/// components, ".." applied lexically.
+pub fn normalize(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// `dir` + "/" + `name` for "/"-rooted paths.
+pub fn join(dir: &str, name: &str) -> String {
+    if dir.ends_with('/') {
+        format!("{dir}{name}")
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+/// Last component of a normalized path ("/" for the root).
+pub fn base_name(path: &str) -> &str {
+    match path.rsplit('/').next() {
+        Some("") | None => "/",
+        Some(n) => n,
+    }
+}
+
+/// Resolves `path` in the image with a message a user understands.
+pub fn resolve(vol: &Volume, path: &str, follow: bool) -> Result<Arc<Node>> {
+    vol.resolve(path, follow).map_err(|e| match e {
+        Error::NotFound(_) => anyhow!("{path}: not found in the image"),
+        Error::NotADirectory(_) => anyhow!("{path}: a component of the path is not a directory"),
+        e => anyhow::Error::new(e).context(path.to_string()),
+    })
+}
+
+/// Tracks whether any item of a command failed (exit code 1 at the end)
+/// while the command goes on with the rest.
+#[derive(Debug, Default)]
+pub struct Status {
+    failures: usize,
+}
+
+impl Status {
+    /// Prints `err` as `isomount: <chain>` and remembers the failure.
+    pub fn report(&mut self, err: &anyhow::Error) {
+        self.failures += 1;
+        eprintln!("isomount: {err:#}");
+    }
+
+    /// True when nothing failed.
+    pub fn ok(&self) -> bool {
+        self.failures == 0
+    }
+}
+
+/// True when `err` (or a cause) is a write to a closed pipe.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        assert_eq!(normalize(""), "/");
+        assert_eq!(normalize("a//b/./c/"), "/a/b/c");
+        assert_eq!(normalize("/a/../../b"), "/b");
+        assert_eq!(join("/", "x"), "/x");
+        assert_eq!(join("/a", "x"), "/a/x");
+        assert_eq!(base_name("/"), "/");
+        assert_eq!(base_name("/a/b"), "b");
+    }
+}

@@ -1,0 +1,696 @@
+//! `isomount extract`: copy a tree out of the image.
+//!
+//! Safety: everything is written below the destination directory. Names come
+//! sanitized from the `Volume` (no '/', never "." or ".."); on top of that no
+//! existing symlink is ever written through: directories found in the way are
+//! checked with `symlink_metadata`, files are created with `O_CREAT|O_EXCL|
+//! O_NOFOLLOW` and `--overwrite` removes what is in the way (the link itself,
+//! never its target) before creating.
+
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::fs::{self, File, FileTimes, Permissions};
+use std::io::{self, IsTerminal, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, anyhow};
+use fs_core::{Attributes, FileType, Node, NodeId, Timestamp, Volume};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::common::{self, base_name, join, normalize};
+
+/// Size of each read while copying file content.
+const CHUNK: usize = 1 << 20;
+
+/// How to extract.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExtractOptions {
+    /// Replace existing non-directories in the destination.
+    pub overwrite: bool,
+    /// No progress bar, no summary.
+    pub quiet: bool,
+}
+
+/// What was done, for the summary line.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    /// Regular files written (hard links not counted).
+    pub files: u64,
+    /// Directories created or filled.
+    pub dirs: u64,
+    /// Symbolic links made.
+    pub symlinks: u64,
+    /// Hard links made to a file extracted earlier.
+    pub hardlinks: u64,
+    /// FIFOs and device nodes made.
+    pub special: u64,
+    /// Entries left out (devices when not root, sockets).
+    pub skipped: u64,
+    /// Bytes of file content written.
+    pub bytes: u64,
+    /// Entries that failed.
+    pub errors: u64,
+}
+
+enum Work {
+    /// Extract node `id` (image path `ipath`) to `dest`.
+    Visit {
+        id: NodeId,
+        ipath: String,
+        dest: PathBuf,
+    },
+    /// Apply a directory's attributes once its contents are written.
+    Finish { dest: PathBuf, attr: Attributes },
+}
+
+struct Extractor<'a> {
+    vol: &'a Volume,
+    opts: ExtractOptions,
+    as_root: bool,
+    /// First path extracted for each shared inode (hard links).
+    links: HashMap<u64, PathBuf>,
+    counts: Counts,
+    progress: Option<ProgressBar>,
+    buf: Vec<u8>,
+}
+
+/// Extracts `path` of the image into `dir`. The root's contents go straight
+/// into `dir`; anything else becomes `dir/NAME`. Returns the counts; entries
+/// that failed have been reported (`counts.errors`).
+pub fn run(vol: &Volume, path: &str, dir: &Path, opts: ExtractOptions) -> Result<Counts> {
+    let started = Instant::now();
+    let node = common::resolve(vol, path, false)?;
+    let norm = normalize(path);
+    let created = prepare_dest_dir(dir)?;
+    let mut ex = Extractor {
+        vol,
+        opts,
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        as_root: unsafe { libc::geteuid() } == 0,
+        links: HashMap::new(),
+        counts: Counts::default(),
+        progress: None,
+        buf: vec![0u8; CHUNK],
+    };
+    if !opts.quiet && io::stderr().is_terminal() {
+        ex.progress = Some(progress_bar(total_bytes(vol, &node)));
+    }
+    if node.id() == vol.root() {
+        // The image's root is the destination itself: fill it, and give it
+        // the root's attributes only if we made it.
+        ex.fill_dir(&node, &norm, dir, created);
+    } else {
+        let dest = dir.join(base_name(&norm));
+        ex.walk(node.id(), norm, dest);
+    }
+    if let Some(pb) = ex.progress.take() {
+        pb.finish_and_clear();
+    }
+    if !opts.quiet {
+        let c = ex.counts;
+        let mut parts = vec![
+            plural(c.files, "file"),
+            plural(c.dirs, "directory"),
+            plural(c.symlinks, "symlink"),
+        ];
+        if c.hardlinks > 0 {
+            parts.push(plural(c.hardlinks, "hard link"));
+        }
+        if c.special > 0 {
+            parts.push(plural(c.special, "special file"));
+        }
+        let mut line = format!(
+            "extracted {} ({}) in {:.2} s",
+            parts.join(", "),
+            plural(c.bytes, "byte"),
+            started.elapsed().as_secs_f64()
+        );
+        if c.skipped > 0 {
+            line.push_str(&format!("; {} skipped", c.skipped));
+        }
+        if c.errors > 0 {
+            line.push_str(&format!("; {}", plural(c.errors, "error")));
+        }
+        eprintln!("isomount: {line}");
+    }
+    Ok(ex.counts)
+}
+
+/// "1 file", "2 files", "3 directories".
+fn plural(n: u64, what: &str) -> String {
+    match (n, what.strip_suffix('y')) {
+        (1, _) => format!("1 {what}"),
+        (_, Some(stem)) => format!("{n} {stem}ies"),
+        _ => format!("{n} {what}s"),
+    }
+}
+
+/// Makes sure `dir` is a directory; returns true if it was created.
+fn prepare_dest_dir(dir: &Path) -> Result<bool> {
+    match fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(false),
+        Ok(_) => Err(anyhow!("{}: exists and is not a directory", dir.display())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            Ok(true)
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(dir.display().to_string())),
+    }
+}
+
+fn progress_bar(total: u64) -> ProgressBar {
+    let pb = ProgressBar::new(total);
+    if let Ok(style) =
+        ProgressStyle::with_template("{wide_bar} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+    {
+        pb.set_style(style);
+    }
+    pb
+}
+
+/// Sum of regular file sizes below `node` (listings are cached, so the
+/// extraction that follows does not parse them again).
+fn total_bytes(vol: &Volume, node: &Node) -> u64 {
+    let mut total = 0u64;
+    let mut stack = vec![node.id()];
+    while let Some(id) = stack.pop() {
+        let Ok(n) = vol.node(id) else { continue };
+        match n.kind() {
+            FileType::Regular => total = total.saturating_add(n.attr().size),
+            FileType::Directory => {
+                if let Ok(d) = vol.read_dir(id) {
+                    stack.extend(d.entries().iter().map(|e| e.id));
+                }
+            }
+            _ => {}
+        }
+    }
+    total
+}
+
+impl Extractor<'_> {
+    fn report(&mut self, err: anyhow::Error) {
+        self.counts.errors += 1;
+        match &self.progress {
+            Some(pb) => pb.suspend(|| eprintln!("isomount: {err:#}")),
+            None => eprintln!("isomount: {err:#}"),
+        }
+    }
+
+    fn warn(&mut self, msg: String) {
+        match &self.progress {
+            Some(pb) => pb.suspend(|| log::warn!("{msg}")),
+            None => log::warn!("{msg}"),
+        }
+    }
+
+    /// Depth first without recursion; directories are finished (mode,
+    /// mtime) after everything inside them is written.
+    fn walk(&mut self, id: NodeId, ipath: String, dest: PathBuf) {
+        let mut stack = vec![Work::Visit { id, ipath, dest }];
+        while let Some(w) = stack.pop() {
+            match w {
+                Work::Finish { dest, attr } => {
+                    if let Err(e) = self.apply_dir_attrs(&dest, &attr) {
+                        self.report(
+                            e.context(format!("{}: cannot set attributes", dest.display())),
+                        );
+                    }
+                }
+                Work::Visit { id, ipath, dest } => {
+                    let node = match self.vol.node(id) {
+                        Ok(n) => n,
+                        Err(e) => {
+                            self.report(anyhow::Error::new(e).context(ipath));
+                            continue;
+                        }
+                    };
+                    if node.kind() == FileType::Directory {
+                        match self.make_dir(&dest) {
+                            Ok(()) => self.push_children(&node, &ipath, &dest, &mut stack, true),
+                            Err(e) => self.report(e.context(ipath)),
+                        }
+                    } else if let Err(e) = self.extract_leaf(&node, &dest) {
+                        self.report(e.context(ipath));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Fills an existing destination directory with the contents of `node`.
+    fn fill_dir(&mut self, node: &Node, ipath: &str, dest: &Path, apply: bool) {
+        let mut stack = Vec::new();
+        self.push_children(node, ipath, dest, &mut stack, apply);
+        // `walk` takes one root; run the prepared stack through it in order.
+        while let Some(w) = stack.pop() {
+            match w {
+                Work::Visit { id, ipath, dest } => self.walk(id, ipath, dest),
+                Work::Finish { dest, attr } => {
+                    if let Err(e) = self.apply_dir_attrs(&dest, &attr) {
+                        self.report(
+                            e.context(format!("{}: cannot set attributes", dest.display())),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn push_children(
+        &mut self,
+        node: &Node,
+        ipath: &str,
+        dest: &Path,
+        stack: &mut Vec<Work>,
+        finish: bool,
+    ) {
+        self.counts.dirs += 1;
+        if finish {
+            stack.push(Work::Finish {
+                dest: dest.to_path_buf(),
+                attr: node.attr().clone(),
+            });
+        }
+        let dir = match self.vol.read_dir(node.id()) {
+            Ok(d) => d,
+            Err(e) => {
+                self.report(anyhow::Error::new(e).context(format!("{ipath}: cannot list")));
+                return;
+            }
+        };
+        for p in dir.problems() {
+            self.report(anyhow!("{ipath}: an entry could not be read: {p}"));
+        }
+        for e in dir.entries().iter().rev() {
+            stack.push(Work::Visit {
+                id: e.id,
+                ipath: join(ipath, &e.name),
+                dest: dest.join(&e.name),
+            });
+        }
+    }
+
+    /// Creates directory `dest` (owner-only until finished), or reuses a real
+    /// directory already there. Never goes through a symlink.
+    fn make_dir(&mut self, dest: &Path) -> Result<()> {
+        match fs::symlink_metadata(dest) {
+            Ok(m) if m.is_dir() => return Ok(()),
+            Ok(_) if self.opts.overwrite => fs::remove_file(dest)
+                .with_context(|| format!("cannot replace {}", dest.display()))?,
+            Ok(_) => {
+                return Err(anyhow!(
+                    "{}: exists and is not a directory (refusing to write through it)",
+                    dest.display()
+                ));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(anyhow::Error::new(e).context(dest.display().to_string())),
+        }
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(dest)
+            .with_context(|| format!("cannot create directory {}", dest.display()))
+    }
+
+    /// Clears the way for a non-directory at `dest`.
+    fn free_slot(&self, dest: &Path) -> Result<()> {
+        match fs::symlink_metadata(dest) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(anyhow::Error::new(e).context(dest.display().to_string())),
+            Ok(m) if m.is_dir() => Err(anyhow!("{}: exists and is a directory", dest.display())),
+            Ok(_) if self.opts.overwrite => {
+                fs::remove_file(dest).with_context(|| format!("cannot replace {}", dest.display()))
+            }
+            Ok(_) => Err(anyhow!(
+                "{}: already exists (use --overwrite to replace it)",
+                dest.display()
+            )),
+        }
+    }
+
+    fn extract_leaf(&mut self, node: &Node, dest: &Path) -> Result<()> {
+        let attr = node.attr();
+        let linked = attr.nlink > 1;
+        if linked {
+            if let Some(first) = self.links.get(&attr.inode) {
+                self.free_slot(dest)?;
+                match fs::hard_link(first, dest) {
+                    Ok(()) => {
+                        self.counts.hardlinks += 1;
+                        if attr.kind == FileType::Regular {
+                            if let Some(pb) = &self.progress {
+                                pb.inc(attr.size);
+                            }
+                        }
+                        return Ok(());
+                    }
+                    Err(e) => self.warn(format!(
+                        "{}: cannot hard-link to {} ({e}); writing a copy",
+                        dest.display(),
+                        first.display()
+                    )),
+                }
+            }
+        }
+        self.free_slot(dest)?;
+        let made = match attr.kind {
+            FileType::Regular => self.write_file(node, dest).map(|()| true)?,
+            FileType::Symlink => {
+                let target = node.link_target().unwrap_or("");
+                std::os::unix::fs::symlink(target, dest)
+                    .with_context(|| format!("cannot create symlink {}", dest.display()))?;
+                self.counts.symlinks += 1;
+                self.set_owner_times(dest, attr)?;
+                true
+            }
+            FileType::Fifo => {
+                mknod(dest, libc::S_IFIFO, 0)?;
+                self.finish_special(dest, attr)?;
+                true
+            }
+            FileType::CharDevice | FileType::BlockDevice if self.as_root => {
+                let t = if attr.kind == FileType::CharDevice {
+                    libc::S_IFCHR
+                } else {
+                    libc::S_IFBLK
+                };
+                let dev = attr.rdev.unwrap_or_default().to_linux();
+                match mknod(dest, t, dev) {
+                    Ok(()) => {
+                        self.finish_special(dest, attr)?;
+                        true
+                    }
+                    // Root without CAP_MKNOD (a container): as for a user.
+                    Err(e) if is_eperm(&e) => {
+                        self.counts.skipped += 1;
+                        self.warn(format!("{}: device node skipped ({e:#})", dest.display()));
+                        false
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            FileType::CharDevice | FileType::BlockDevice => {
+                self.counts.skipped += 1;
+                self.warn(format!(
+                    "{}: device node skipped (only root can create it)",
+                    dest.display()
+                ));
+                false
+            }
+            FileType::Socket => {
+                self.counts.skipped += 1;
+                self.warn(format!("{}: socket skipped", dest.display()));
+                false
+            }
+            FileType::Directory => false,
+        };
+        if made && linked {
+            self.links.insert(attr.inode, dest.to_path_buf());
+        }
+        Ok(())
+    }
+
+    fn finish_special(&mut self, dest: &Path, attr: &Attributes) -> Result<()> {
+        self.counts.special += 1;
+        self.set_owner_times_mode(dest, attr)
+    }
+
+    /// Writes a regular file: created exclusively and never through a
+    /// symlink; mode and times applied once the content is in.
+    fn write_file(&mut self, node: &Node, dest: &Path) -> Result<()> {
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(dest)
+            .with_context(|| format!("cannot create {}", dest.display()))?;
+        if let Err(e) = self.copy_content(node, &mut file, dest) {
+            drop(file);
+            // A partial file would look complete to a later reader.
+            let _ = fs::remove_file(dest);
+            return Err(e);
+        }
+        let attr = node.attr();
+        if self.as_root {
+            std::os::unix::fs::fchown(&file, Some(attr.uid), Some(attr.gid))
+                .with_context(|| format!("cannot chown {}", dest.display()))?;
+        }
+        file.set_permissions(Permissions::from_mode(attr.mode & 0o7777))
+            .with_context(|| format!("cannot chmod {}", dest.display()))?;
+        let mut times = FileTimes::new().set_modified(system_time(attr.mtime));
+        times = times.set_accessed(system_time(attr.atime.unwrap_or(attr.mtime)));
+        file.set_times(times)
+            .with_context(|| format!("cannot set times of {}", dest.display()))?;
+        self.counts.files += 1;
+        Ok(())
+    }
+
+    fn copy_content(&mut self, node: &Node, file: &mut File, dest: &Path) -> Result<()> {
+        let size = node.attr().size;
+        let mut off = 0u64;
+        while off < size {
+            let n = self
+                .vol
+                .read_node(node, off, &mut self.buf)
+                .with_context(|| format!("read error at offset {off}"))?;
+            if n == 0 {
+                break;
+            }
+            file.write_all(&self.buf[..n])
+                .with_context(|| format!("cannot write {}", dest.display()))?;
+            off += n as u64;
+            self.counts.bytes += n as u64;
+            if let Some(pb) = &self.progress {
+                pb.inc(n as u64);
+            }
+        }
+        Ok(())
+    }
+
+    fn set_owner_times(&self, dest: &Path, attr: &Attributes) -> Result<()> {
+        if self.as_root {
+            std::os::unix::fs::lchown(dest, Some(attr.uid), Some(attr.gid))
+                .with_context(|| format!("cannot chown {}", dest.display()))?;
+        }
+        set_times_nofollow(dest, attr)
+    }
+
+    fn set_owner_times_mode(&self, dest: &Path, attr: &Attributes) -> Result<()> {
+        if self.as_root {
+            std::os::unix::fs::lchown(dest, Some(attr.uid), Some(attr.gid))
+                .with_context(|| format!("cannot chown {}", dest.display()))?;
+        }
+        // `dest` was just made by us and is not a symlink; chmod after chown
+        // (chown clears set-id bits).
+        fs::set_permissions(dest, Permissions::from_mode(attr.mode & 0o7777))
+            .with_context(|| format!("cannot chmod {}", dest.display()))?;
+        set_times_nofollow(dest, attr)
+    }
+
+    fn apply_dir_attrs(&self, dest: &Path, attr: &Attributes) -> Result<()> {
+        let m = fs::symlink_metadata(dest)?;
+        if !m.is_dir() {
+            return Err(anyhow!("no longer a directory"));
+        }
+        self.set_owner_times_mode(dest, attr)
+    }
+}
+
+/// `mkfifo`/`mknod` of type `kind` with owner-only permissions (fixed later).
+fn mknod(dest: &Path, kind: libc::mode_t, dev: u64) -> Result<()> {
+    let c = c_path(dest)?;
+    // SAFETY: `c` is a valid NUL-terminated path that outlives the call.
+    let r = unsafe { libc::mknod(c.as_ptr(), kind | 0o600, dev as libc::dev_t) };
+    if r != 0 {
+        return Err(anyhow::Error::new(io::Error::last_os_error())
+            .context(format!("cannot create {}", dest.display())));
+    }
+    Ok(())
+}
+
+fn is_eperm(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<io::Error>()
+        .is_some_and(|e| e.raw_os_error() == Some(libc::EPERM))
+}
+
+fn c_path(p: &Path) -> Result<CString> {
+    CString::new(p.as_os_str().as_bytes()).map_err(|_| anyhow!("{}: path holds NUL", p.display()))
+}
+
+fn timespec(t: Timestamp) -> libc::timespec {
+    libc::timespec {
+        tv_sec: t.secs as libc::time_t,
+        tv_nsec: t.nanos as _,
+    }
+}
+
+/// Sets atime/mtime of `dest` itself (a symlink is not followed).
+fn set_times_nofollow(dest: &Path, attr: &Attributes) -> Result<()> {
+    let c = c_path(dest)?;
+    let times = [
+        timespec(attr.atime.unwrap_or(attr.mtime)),
+        timespec(attr.mtime),
+    ];
+    // SAFETY: `c` is a valid NUL-terminated path and `times` two timespecs,
+    // both alive for the call.
+    let r = unsafe {
+        libc::utimensat(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            times.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    if r != 0 {
+        return Err(anyhow::Error::new(io::Error::last_os_error())
+            .context(format!("cannot set times of {}", dest.display())));
+    }
+    Ok(())
+}
+
+fn system_time(t: Timestamp) -> SystemTime {
+    let nanos = Duration::from_nanos(u64::from(t.nanos));
+    let r = if t.secs >= 0 {
+        UNIX_EPOCH.checked_add(Duration::from_secs(t.secs as u64) + nanos)
+    } else {
+        UNIX_EPOCH
+            .checked_sub(Duration::from_secs(t.secs.unsigned_abs()))
+            .and_then(|s| s.checked_add(nanos))
+    };
+    r.unwrap_or(UNIX_EPOCH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+
+    fn mtime(p: &Path) -> i64 {
+        fs::symlink_metadata(p).map(|m| m.mtime()).unwrap_or(-1)
+    }
+
+    fn mode(p: &Path) -> u32 {
+        fs::symlink_metadata(p)
+            .map(|m| m.mode() & 0o7777)
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn plurals() {
+        assert_eq!(plural(1, "directory"), "1 directory");
+        assert_eq!(plural(3, "directory"), "3 directories");
+        assert_eq!(plural(0, "file"), "0 files");
+    }
+
+    #[test]
+    fn extracts_whole_tree() -> Result<()> {
+        let vol = crate::testvol::volume();
+        let tmp = tempfile::tempdir()?;
+        let out = tmp.path().join("out");
+        let opts = ExtractOptions {
+            overwrite: false,
+            quiet: true,
+        };
+        let c = run(&vol, "/", &out, opts)?;
+        assert_eq!(c.errors, 0, "{c:?}");
+        assert_eq!(fs::read(out.join("a.txt"))?, b"hello");
+        assert_eq!(mode(&out.join("a.txt")), 0o4755);
+        assert_eq!(mtime(&out.join("a.txt")), 1_577_934_245);
+        assert_eq!(fs::read(out.join("sub/h2"))?, b"world!");
+        let (m1, m2) = (
+            fs::metadata(out.join("h1"))?,
+            fs::metadata(out.join("sub/h2"))?,
+        );
+        assert_eq!(m1.ino(), m2.ino());
+        assert_eq!(c.hardlinks, 1);
+        assert_eq!(fs::read(out.join("big"))?, &crate::testvol::image()[16..]);
+        assert_eq!(fs::read_link(out.join("ln"))?, Path::new("a.txt"));
+        assert_eq!(mtime(&out.join("ln")), 1_300_000_000);
+        assert!(
+            fs::symlink_metadata(out.join("fifo"))?
+                .file_type()
+                .is_fifo()
+        );
+        assert_eq!(mode(&out.join("ro")), 0o555);
+        assert_eq!(mtime(&out.join("ro")), 1_200_000_000);
+        assert_eq!(fs::read(out.join("ro/c.txt"))?, b"world!");
+        assert_eq!(mode(&out.join("sub")), 0o750);
+        assert_eq!(mtime(&out.join("sub")), 1_100_000_000);
+        // The destination was created, so it takes the root's attributes.
+        assert_eq!(mtime(&out), 1_000_000_000);
+        assert_eq!(c.files, 5);
+        assert_eq!(c.bytes, 5 + 6 + 5 + 6 + crate::testvol::BIG as u64);
+
+        // A second run refuses to overwrite, then --overwrite replaces.
+        let again = run(&vol, "/sub", &out, opts)?;
+        assert!(again.errors > 0);
+        let again = run(
+            &vol,
+            "/sub",
+            &out,
+            ExtractOptions {
+                overwrite: true,
+                quiet: true,
+            },
+        )?;
+        assert_eq!(again.errors, 0);
+        fs::set_permissions(out.join("ro"), Permissions::from_mode(0o755))?;
+        Ok(())
+    }
+
+    #[test]
+    fn never_writes_through_symlinks() -> Result<()> {
+        let vol = crate::testvol::volume();
+        let tmp = tempfile::tempdir()?;
+        let out = tmp.path().join("out");
+        let victim = tmp.path().join("victim");
+        fs::create_dir_all(&out)?;
+        fs::create_dir_all(&victim)?;
+        std::os::unix::fs::symlink(&victim, out.join("sub"))?;
+        std::os::unix::fs::symlink(victim.join("a"), out.join("a.txt"))?;
+        let opts = ExtractOptions {
+            overwrite: false,
+            quiet: true,
+        };
+        let c = run(&vol, "/", &out, opts)?;
+        assert!(c.errors >= 2);
+        assert_eq!(fs::read_dir(&victim)?.count(), 0);
+        // --overwrite replaces the links themselves, still not their targets.
+        let c = run(
+            &vol,
+            "/",
+            &out,
+            ExtractOptions {
+                overwrite: true,
+                quiet: true,
+            },
+        );
+        fs::set_permissions(out.join("ro"), Permissions::from_mode(0o755))?;
+        let c = c?;
+        assert_eq!(c.errors, 0, "{c:?}");
+        assert_eq!(fs::read_dir(&victim)?.count(), 0);
+        assert!(fs::symlink_metadata(out.join("sub"))?.is_dir());
+        Ok(())
+    }
+
+    #[test]
+    fn extracts_one_file_and_subtree() -> Result<()> {
+        let vol = crate::testvol::volume();
+        let tmp = tempfile::tempdir()?;
+        let opts = ExtractOptions {
+            overwrite: false,
+            quiet: true,
+        };
+        run(&vol, "/sub", tmp.path(), opts)?;
+        assert_eq!(fs::read(tmp.path().join("sub/b.txt"))?, b"hello");
+        run(&vol, "a.txt", tmp.path(), opts)?;
+        assert_eq!(fs::read(tmp.path().join("a.txt"))?, b"hello");
+        assert!(run(&vol, "/nope", tmp.path(), opts).is_err());
+        Ok(())
+    }
+}
