@@ -62,7 +62,17 @@ impl Mount {
 impl Drop for Mount {
     fn drop(&mut self) {
         if is_mounted(&self.mnt) {
-            let out = isomount(&[OsStr::new("umount"), self.mnt.as_os_str()]);
+            // Tests run in parallel threads: a child process forked by
+            // another test holds copies of this test's open files until it
+            // execs, which makes the kernel answer EBUSY for a moment.
+            let mut out = isomount(&[OsStr::new("umount"), self.mnt.as_os_str()]);
+            for _ in 0..50 {
+                if out.status.success() || !String::from_utf8_lossy(&out.stderr).contains("busy") {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+                out = isomount(&[OsStr::new("umount"), self.mnt.as_os_str()]);
+            }
             if !out.status.success() {
                 let _ = Command::new("umount").arg("-l").arg(&self.mnt).status();
                 if !std::thread::panicking() {
