@@ -1,1 +1,26 @@
+//! `fuse-backend`: shows an [`fs_core::Volume`] as a read-only Linux FUSE
+//! mount, over the pure-Rust [`fuser`] crate (no libfuse needed; as root the
+//! mount is made with `mount(2)` directly, otherwise through `fusermount3`).
+//!
+//! * [`MountOptions`] / [`MountOptions::apply_o`]: the `-o` options.
+//! * [`serve`]: mount, call `ready`, serve until unmounted or SIGINT/SIGTERM.
+//! * [`unmount`]: `umount2` as root, `fusermount3 -u` otherwise.
+//!
+//! The image is immutable, so the mount is made for caching: unlimited entry
+//! and attribute TTLs, `FOPEN_KEEP_CACHE`, cached directory listings,
+//! readdirplus, parallel directory operations, several event-loop threads
+//! (`threads=N`) and a larger read-ahead (`read_ahead_kb=N`). Node numbers
+//! are explained in [`attr`].
+#![warn(missing_docs)]
+#![cfg(target_os = "linux")]
 
+pub mod attr;
+pub mod fs;
+mod mount;
+mod options;
+
+pub use fs::IsoFs;
+pub use mount::{serve, unmount};
+pub use options::{
+    DEFAULT_FSNAME, DEFAULT_READ_AHEAD_KB, DEFAULT_THREADS, MAX_THREADS, MountOptions, SUBTYPE,
+};
