@@ -38,7 +38,7 @@ fn mounted_volume_reads_like_the_image() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     let want: BTreeSet<String> = [
-        "big.bin", "empty", "sub", "many", "link", "fifo", "null", "hard1", "broken",
+        "big.bin", "empty", "sub", "many", "link", "fifo", "null", "hard1", "broken", "baddir",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -217,6 +217,12 @@ fn mounted_volume_reads_like_the_image() {
     assert!(fs::read(m.p("big.bin")).unwrap() == big_content());
     assert_eq!(fs::read(m.p("sub/inner.txt")).unwrap(), INNER);
 
+    // A directory that cannot be read: EIO when listed, the rest stands.
+    assert!(fs::metadata(m.p("baddir")).unwrap().is_dir());
+    assert_eq!(errno(fs::read_dir(m.p("baddir"))), EIO);
+    assert_eq!(errno(fs::metadata(m.p("baddir/x"))), EIO);
+    assert_eq!(fs::read_dir(&m.path).unwrap().count(), 10);
+
     // Four threads reading at once, each its own file handle and offsets.
     let expected = Arc::new(big_content());
     let handles: Vec<_> = (0..4u64)
@@ -303,4 +309,32 @@ fn busy_mount_is_reported_not_detached() {
     drop(f);
     drop(cwd_holder);
     m.unmount().expect("unmount once idle");
+}
+
+#[test]
+fn auto_unmount_goes_through_fusermount3() {
+    if skip() {
+        return;
+    }
+    if std::process::Command::new("fusermount3")
+        .arg("-V")
+        .output()
+        .is_err()
+    {
+        eprintln!("*** SKIPPED auto_unmount test: fusermount3 not installed ***");
+        return;
+    }
+    let mut opts = MountOptions::default();
+    opts.apply_o("auto_unmount").unwrap();
+    let m = Mounted::new(opts);
+    // fusermount3 made it, so the type carries the subtype.
+    let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let line = info
+        .lines()
+        .find(|l| l.split(' ').nth(4) == Some(&*m.path.to_string_lossy()))
+        .expect("mountinfo line");
+    assert!(line.contains(" fuse.isomount "), "{line}");
+    assert!(line.contains(" isomount "), "fsname: {line}");
+    assert_eq!(fs::read(m.p("sub/inner.txt")).unwrap(), INNER);
+    m.unmount().expect("unmount");
 }

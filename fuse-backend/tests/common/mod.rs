@@ -22,6 +22,7 @@ pub const IMAGE_BLOCKS: u64 = 84;
 pub const ROOT: u64 = 16 * BS;
 pub const SUB: u64 = 17 * BS;
 pub const MANY: u64 = 18 * BS;
+pub const BAD_DIR: u64 = 19 * BS;
 pub const BIG_AT: u64 = 32 * BS;
 pub const BIG_LEN: u64 = 100_000; // spans four 32 KiB cache blocks
 pub const INNER_AT: u64 = 82 * BS;
@@ -133,6 +134,7 @@ impl Format for TestFormat {
                 null.attr.rdev = Some(DeviceNumber { major: 1, minor: 3 });
                 entries.push(("null".to_string(), null));
                 entries.push(("hard1".to_string(), hard(ROOT + 600)));
+                entries.push(("baddir".to_string(), dir(BAD_DIR)));
                 // Extent far past the end of the image: reads must fail with EIO.
                 entries.push(("broken".to_string(), file(ROOT + 700, 1 << 30, 8192, 0o644)));
             }
@@ -150,6 +152,13 @@ impl Format for TestFormat {
                         file(MANY + 1 + i, INNER_AT, INNER.len() as u64, 0o644),
                     ));
                 }
+            }
+            BAD_DIR => {
+                return Err(fs_core::Error::corrupt(
+                    "directory record",
+                    fs_core::Location::at(BAD_DIR / BS, 0),
+                    "record length 0 (test)",
+                ));
             }
             _ => {}
         }
