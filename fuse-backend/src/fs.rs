@@ -36,6 +36,10 @@ const GENERATION: Generation = Generation(0);
 /// Longest name reported by `statfs` (`f_namemax`).
 const NAME_MAX: u32 = 255;
 
+/// Longest name the kernel accepts in a directory reply (`FUSE_NAME_MAX`);
+/// one longer entry would make it fail the whole listing with `EIO`.
+const FUSE_NAME_MAX: usize = 1024;
+
 /// Background requests (read-ahead) the kernel may have in flight at once.
 const MAX_BACKGROUND: u16 = 64;
 
@@ -160,6 +164,15 @@ impl IsoFs {
         }
         let first = start.saturating_sub(2);
         for (i, e) in listing.entries().iter().enumerate().skip(first) {
+            if e.name.len() > FUSE_NAME_MAX {
+                warn!(
+                    "readdir: a name of {} bytes in directory {} is longer than FUSE allows \
+                     ({FUSE_NAME_MAX}); left out",
+                    e.name.len(),
+                    dir.id()
+                );
+                continue;
+            }
             let node = match self.volume.node(e.id) {
                 Ok(n) => n,
                 Err(err) => {

@@ -25,7 +25,7 @@ fn errno<T: std::fmt::Debug>(r: std::io::Result<T>) -> i32 {
 
 #[test]
 fn mounted_volume_reads_like_the_image() {
-    if skip() {
+    if skip() || skip_unless_root("mounted_volume_reads_like_the_image") {
         return;
     }
     let mut opts = MountOptions::default();
@@ -254,7 +254,7 @@ fn mounted_volume_reads_like_the_image() {
 
 #[test]
 fn owner_override_and_external_unmount() {
-    if skip() {
+    if skip() || skip_unless_root("owner_override_and_external_unmount") {
         return;
     }
     let mut opts = MountOptions::default();
@@ -313,7 +313,7 @@ fn busy_mount_is_reported_not_detached() {
 
 #[test]
 fn auto_unmount_goes_through_fusermount3() {
-    if skip() {
+    if skip() || skip_unless_root("auto_unmount_goes_through_fusermount3") {
         return;
     }
     if std::process::Command::new("fusermount3")

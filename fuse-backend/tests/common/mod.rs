@@ -144,6 +144,8 @@ impl Format for TestFormat {
                     file(SUB + 100, INNER_AT, INNER.len() as u64, 0o644),
                 ));
                 entries.push(("hard2".to_string(), hard(SUB + 200)));
+                // Longer than FUSE_NAME_MAX: must be left out, not fail the listing.
+                entries.push(("n".repeat(1100), file(SUB + 300, 0, 0, 0o644)));
             }
             MANY => {
                 for i in 0..MANY_COUNT as u64 {
@@ -205,6 +207,17 @@ pub fn volume() -> Arc<Volume> {
 pub fn skip() -> bool {
     if !Path::new("/dev/fuse").exists() {
         eprintln!("\n\n*** SKIPPED: /dev/fuse missing: FUSE mount tests did not run ***\n");
+        return true;
+    }
+    false
+}
+
+/// True (after a loud message) when not root: the test relies on root
+/// (reading files of other owners, allow_other without /etc/fuse.conf).
+pub fn skip_unless_root(what: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("\n*** SKIPPED {what}: needs root ***\n");
         return true;
     }
     false
