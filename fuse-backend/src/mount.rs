@@ -18,6 +18,9 @@ use crate::attr::Owner;
 use crate::fs::IsoFs;
 use crate::options::MountOptions;
 
+/// How long [`unmount`] retries a busy mount before reporting it.
+const BUSY_RETRY: Duration = Duration::from_millis(1000);
+
 /// How long to wait for the session to end after a forced (lazy) unmount.
 const FORCED_EXIT_WAIT: Duration = Duration::from_secs(2);
 
@@ -114,17 +117,28 @@ pub fn serve(
 /// Unmounts a mount made by [`serve`] (or any FUSE mount).
 ///
 /// Tries `umount2(path, 0)` first (works for root); on `EPERM` runs
-/// `fusermount3 -u` (then `fusermount -u`). A busy mount is reported as an
-/// error that says so; it is not detached lazily.
+/// `fusermount3 -u` (then `fusermount -u`). A mount that stays busy for a
+/// second (files still closing are waited for) is reported as an error that
+/// says so; it is not detached lazily.
 pub fn unmount(mountpoint: &Path) -> io::Result<()> {
     let c = CString::new(mountpoint.as_os_str().as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))?;
-    // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
-    let rc = unsafe { libc::umount2(c.as_ptr(), 0) };
-    if rc == 0 {
-        return Ok(());
-    }
-    let err = io::Error::last_os_error();
+    let deadline = Instant::now() + BUSY_RETRY;
+    let err = loop {
+        // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
+        let rc = unsafe { libc::umount2(c.as_ptr(), 0) };
+        if rc == 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        // Right after the last close() the kernel may still hold the mount
+        // for a RELEASE request in flight: retry EBUSY for a moment.
+        if err.raw_os_error() != Some(libc::EBUSY) || Instant::now() >= deadline {
+            break err;
+        }
+        debug!("{}: busy, retrying", mountpoint.display());
+        thread::sleep(Duration::from_millis(20));
+    };
     let shown = mountpoint.display();
     match err.raw_os_error() {
         Some(libc::EPERM) => fusermount_u(mountpoint),
