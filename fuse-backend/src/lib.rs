@@ -11,6 +11,18 @@
 //! readdirplus, parallel directory operations, several event-loop threads
 //! (`threads=N`) and a larger read-ahead (`read_ahead_kb=N`). Node numbers
 //! are explained in [`attr`].
+//!
+//! Notes for callers:
+//!
+//! * Device nodes and set-id bits of the image are inert by default
+//!   (`nodev,nosuid`, as fusermount3 and desktop automounters do): they are
+//!   listed with their numbers and modes, but `-o dev` / `-o suid` are
+//!   needed to make them work.
+//! * After an unmount from outside, fuser 0.18 logs a harmless
+//!   `WARN fuser::session: Failed to umount filesystem: Invalid argument`;
+//!   a CLI may filter the `fuser` target to `error`.
+//! * `serve` spawns threads: fork (or better, re-exec) before calling it,
+//!   and use `ready` to tell the parent the mount is up.
 #![warn(missing_docs)]
 #![cfg(target_os = "linux")]
 
