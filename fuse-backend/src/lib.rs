@@ -1,69 +1,38 @@
-//! TEMPORARY stand-in for the fuse-backend API in /work/contract.md, so that
-//! the CLI branch compiles. The real crate (branch `fuse`) replaces this file
-//! at merge; nothing here mounts anything.
+//! `fuse-backend`: shows an [`fs_core::Volume`] as a read-only Linux FUSE
+//! mount, over the pure-Rust [`fuser`] crate (no libfuse needed; as root the
+//! mount is made with `mount(2)` directly, otherwise through `fusermount3`).
+//!
+//! * [`MountOptions`] / [`MountOptions::apply_o`]: the `-o` options.
+//! * [`serve`]: mount, call `ready`, serve until unmounted or SIGINT/SIGTERM.
+//! * [`unmount`]: `umount2` as root, `fusermount3 -u` otherwise.
+//!
+//! The image is immutable, so the mount is made for caching: unlimited entry
+//! and attribute TTLs, `FOPEN_KEEP_CACHE`, cached directory listings,
+//! readdirplus, parallel directory operations, several event-loop threads
+//! (`threads=N`) and a larger read-ahead (`read_ahead_kb=N`). Node numbers
+//! are explained in [`attr`].
+//!
+//! Notes for callers:
+//!
+//! * Device nodes and set-id bits of the image are inert by default
+//!   (`nodev,nosuid`, as fusermount3 and desktop automounters do): they are
+//!   listed with their numbers and modes, but `-o dev` / `-o suid` are
+//!   needed to make them work.
+//! * After an unmount from outside, fuser 0.18 logs a harmless
+//!   `WARN fuser::session: Failed to umount filesystem: Invalid argument`;
+//!   a CLI may filter the `fuser` target to `error`.
+//! * `serve` spawns threads: fork (or better, re-exec) before calling it,
+//!   and use `ready` to tell the parent the mount is up.
+#![warn(missing_docs)]
+#![cfg(target_os = "linux")]
 
-use std::path::Path;
-use std::sync::Arc;
+pub mod attr;
+pub mod fs;
+mod mount;
+mod options;
 
-use fs_core::Volume;
-
-/// Mount options (see the contract).
-#[derive(Debug, Clone)]
-pub struct MountOptions {
-    /// Let other users see the mount.
-    pub allow_other: bool,
-    /// Owner to report for every node.
-    pub uid: Option<u32>,
-    /// Group to report for every node.
-    pub gid: Option<u32>,
-    /// Worker threads.
-    pub threads: usize,
-    /// File system name shown in /proc/mounts.
-    pub fsname: String,
-    /// Unmount when the process dies.
-    pub auto_unmount: bool,
-    /// Kernel read-ahead in KiB.
-    pub read_ahead_kb: Option<u32>,
-}
-
-impl Default for MountOptions {
-    fn default() -> Self {
-        MountOptions {
-            allow_other: false,
-            uid: None,
-            gid: None,
-            threads: 4,
-            fsname: "isomount".into(),
-            auto_unmount: false,
-            read_ahead_kb: None,
-        }
-    }
-}
-
-impl MountOptions {
-    /// Applies one `-o` list; unknown option -> Err.
-    pub fn apply_o(&mut self, list: &str) -> Result<(), String> {
-        Err(format!("fuse-backend stand-in: cannot apply {list:?}"))
-    }
-}
-
-/// Mounts `volume` at `mountpoint` (stand-in: always fails).
-pub fn serve(
-    volume: Arc<Volume>,
-    mountpoint: &Path,
-    opts: &MountOptions,
-    ready: impl FnOnce(),
-) -> std::io::Result<()> {
-    let _ = (volume, mountpoint, opts, ready);
-    Err(std::io::Error::other(
-        "fuse-backend stand-in: not implemented",
-    ))
-}
-
-/// Unmounts (stand-in: always fails).
-pub fn unmount(mountpoint: &Path) -> std::io::Result<()> {
-    let _ = mountpoint;
-    Err(std::io::Error::other(
-        "fuse-backend stand-in: not implemented",
-    ))
-}
+pub use fs::IsoFs;
+pub use mount::{serve, unmount};
+pub use options::{
+    DEFAULT_FSNAME, DEFAULT_READ_AHEAD_KB, DEFAULT_THREADS, MAX_THREADS, MountOptions, SUBTYPE,
+};
