@@ -91,12 +91,13 @@ fn multi_extent_file_over_4_gib() {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["size"], SIZE);
-    let cat = std::process::Command::new(env!("CARGO_BIN_EXE_isomount"))
+    let mut cat = std::process::Command::new(env!("CARGO_BIN_EXE_isomount"))
         .args([OsStr::new("cat"), image.as_os_str(), OsStr::new("huge.bin")])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let sha = common::sha256_reader(cat.stdout.unwrap());
+    let sha = common::sha256_reader(cat.stdout.take().unwrap());
+    assert!(cat.wait().unwrap().success(), "isomount cat huge.bin failed");
     assert_eq!(sha, expected["huge.bin"]["sha256"].as_str().unwrap());
 
     // FUSE.
