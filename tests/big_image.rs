@@ -97,7 +97,10 @@ fn multi_extent_file_over_4_gib() {
         .spawn()
         .unwrap();
     let sha = common::sha256_reader(cat.stdout.take().unwrap());
-    assert!(cat.wait().unwrap().success(), "isomount cat huge.bin failed");
+    assert!(
+        cat.wait().unwrap().success(),
+        "isomount cat huge.bin failed"
+    );
     assert_eq!(sha, expected["huge.bin"]["sha256"].as_str().unwrap());
 
     // FUSE.
