@@ -21,7 +21,6 @@ mod directory_record;
 mod joliet;
 mod rock_ridge;
 // `susp::entries` is contract API the reader itself does not call.
-#[allow(dead_code)]
 mod susp;
 mod volume_descriptor;
 
