@@ -9,7 +9,7 @@
 //! The sides of a bridge disc need not agree. Windows install media hold
 //! only a `README.TXT` on the ISO 9660 side, and a file over 4 GiB that an
 //! ISO 9660 writer could not describe is shown there with a truncated size.
-//! [`compare`] finds both, so `info` can say so and a forced ISO 9660 view
+//! `Volume::view_report` finds both, so `info` can say so and a forced ISO 9660 view
 //! can warn.
 
 use std::collections::HashMap;
