@@ -6,6 +6,7 @@
 //!   that many threads can issue at once).
 //! * [`cache`]: a bounded, sharded LRU block cache.
 //! * [`iso9660`]: ECMA-119 with Joliet and Rock Ridge (IEEE P1282 / SUSP).
+//! * [`udf`]: UDF (ECMA-167 / OSTA UDF 1.02-2.60), bridge images included.
 //! * [`Volume`]: the one API the backends and the CLI use: lazily listed
 //!   directories indexed by name, stable node ids, reads at any offset.
 //!
@@ -19,6 +20,7 @@ pub mod format;
 pub mod iso9660;
 pub mod node;
 pub mod source;
+pub mod udf;
 pub mod volume;
 
 pub use error::{Error, Location, Result};
