@@ -30,6 +30,9 @@ const MAX_MAPS: usize = 64;
 const MAX_SPARING_BYTES: usize = 1 << 20;
 /// How far back from the last sector the VAT's ICB is looked for.
 const VAT_SEARCH: u64 = 300;
+/// How many trailing zero bytes are stepped over to find the last recorded
+/// sector of an image file made larger than what was written.
+const MAX_TRAILING_ZEROS: u64 = 256 << 20;
 /// Largest VAT read (4 bytes per virtual block).
 const MAX_VAT_BYTES: u64 = 64 << 20;
 
@@ -461,9 +464,20 @@ fn virtual_kind(
     notes: &mut Notes,
 ) -> Kind {
     let pmap = &parts.maps[usize::from(phys)];
-    let last = disk.blocks().saturating_sub(1);
+    let end = disk.blocks().saturating_sub(1);
     let mut why = String::from("no VAT file entry near the last sector");
-    for back in 0..VAT_SEARCH {
+    // The VAT's ICB is the last sector written (UDF 2.2.11). On a disc
+    // that is the end of the track; an image file may carry zeros after it.
+    let mut lasts = vec![end];
+    if let Some(l) = last_recorded(disk) {
+        if l != end {
+            lasts.push(l);
+        }
+    }
+    for (back, last) in lasts
+        .into_iter()
+        .flat_map(|l| (0..VAT_SEARCH).map(move |b| (b, l)))
+    {
         let Some(sector) = last.checked_sub(back) else {
             break;
         };
@@ -556,6 +570,26 @@ pub(crate) fn entry_data(disk: &Disk, parts: &Partitions, entry: &icb::Entry) ->
             alloc::file_data(disk, parts, &ads, entry.info_len, at)
         }
     }
+}
+
+/// The last block of the image that is not all zeros, looking back at most
+/// [`MAX_TRAILING_ZEROS`] bytes from the end.
+fn last_recorded(disk: &Disk) -> Option<u64> {
+    const CHUNK: u64 = 1 << 20;
+    let bs = disk.bs64();
+    let mut end = disk.blocks() * bs;
+    let floor = end.saturating_sub(MAX_TRAILING_ZEROS);
+    while end > floor {
+        let start = end.saturating_sub(CHUNK).max(floor);
+        let buf = disk
+            .read(start, (end - start) as usize, "image tail")
+            .ok()?;
+        if let Some(i) = buf.iter().rposition(|&b| b != 0) {
+            return Some((start + i as u64) / bs);
+        }
+        end = start;
+    }
+    None
 }
 
 /// A metadata map (UDF 2.2.10): the metadata file, else its mirror.
