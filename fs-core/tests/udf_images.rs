@@ -769,3 +769,37 @@ fn plain_iso_is_not_udf() {
             .is_none()
     );
 }
+
+/// A file over 4 GiB on a bridge image (`genisoimage -allow-limited-size`):
+/// UDF holds its real size in several allocation descriptors. Writes a
+/// 4.5 GB image, so it runs only on request (`--ignored`).
+#[test]
+#[ignore]
+fn genisoimage_file_over_4gib() {
+    use std::os::unix::fs::FileExt;
+    let t = tmp();
+    let src = t.path.join("src");
+    fs::create_dir_all(src.join("sources")).unwrap();
+    fs::write(src.join("README.TXT"), b"readme\n").unwrap();
+    let size = 4_500_000_000u64;
+    let f = fs::File::create(src.join("sources/install.wim")).unwrap();
+    f.set_len(size).unwrap();
+    f.write_all_at(b"HEAD", 0).unwrap();
+    f.write_all_at(b"MID!", 1 << 32).unwrap();
+    f.write_all_at(b"TAIL", size - 4).unwrap();
+    drop(f);
+    let img = t.path.join("big.iso");
+    run(Command::new("genisoimage")
+        .args(["-quiet", "-udf", "-allow-limited-size", "-o"])
+        .arg(&img)
+        .arg(&src));
+    let vol = open_udf(&img);
+    check_against_7z(&vol, &img);
+    let wim = vol.resolve("/sources/install.wim", true).unwrap();
+    assert_eq!(wim.attr().size, size);
+    for (off, want) in [(0, b"HEAD"), (1 << 32, b"MID!"), (size - 4, b"TAIL")] {
+        let mut b = [0u8; 4];
+        assert_eq!(vol.read(wim.id(), off, &mut b).unwrap(), 4);
+        assert_eq!(&b, want, "at {off}");
+    }
+}
