@@ -59,6 +59,11 @@ pub(crate) fn walk(data: &[u8], at: &dyn Fn(usize) -> Location) -> Walk {
     let mut pos = 0usize;
     while pos + 38 <= data.len() {
         let rest = &data[pos..];
+        if rest.iter().all(|&b| b == 0) {
+            // Zero padding after the last descriptor (some writers round
+            // the directory up to a block).
+            break;
+        }
         let l_iu = usize::from(u16_at(rest, 36));
         let l_fi = usize::from(u8_at(rest, 19));
         let len = (38 + l_iu + l_fi).next_multiple_of(4);
@@ -182,5 +187,10 @@ mod tests {
         let d = build(0, 5, 0, "one", 0);
         let w = walk(&d[..d.len() - 2], &at);
         assert_eq!(w.problems.len(), 1);
+        // Zero padding at the end is not a problem.
+        let mut d = build(0, 5, 0, "one", 0);
+        d.resize(2048, 0);
+        let w = walk(&d, &at);
+        assert_eq!((w.entries.len(), w.problems.len()), (1, 0));
     }
 }

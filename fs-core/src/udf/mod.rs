@@ -796,4 +796,47 @@ mod tests {
             .to_string();
         assert!(e.contains("loop"), "{e}");
     }
+
+    /// Flipping bytes all over the descriptors never panics or hangs: every
+    /// outcome is a volume, an error, or listings with problems.
+    #[test]
+    fn damaged_bytes_never_panic() {
+        let pristine = metadata_image();
+        let mut regions: Vec<std::ops::Range<usize>> = vec![
+            16 * BS..16 * BS + 8,
+            32 * BS..32 * BS + 600,
+            34 * BS..34 * BS + 520,
+            256 * BS..256 * BS + 32,
+            PART * BS..PART * BS + 200,
+        ];
+        for k in [0usize, 1, 2, 4, 5, 6, 8, 9, 10] {
+            let at = (PART + 10 + k) * BS;
+            regions.push(at..at + 260);
+        }
+        let mut outcomes = [0usize; 3];
+        for r in regions {
+            for i in r.step_by(3) {
+                for flip in [0x01u8, 0x80, 0xff] {
+                    let mut img = pristine.clone();
+                    img[i] ^= flip;
+                    match open(Arc::new(MemSource::new(img))) {
+                        Ok(Some((fs, _))) => {
+                            outcomes[0] += 1;
+                            let root = fs.root().unwrap();
+                            if let Ok(list) = fs.read_dir(&root) {
+                                for (_, n) in &list.entries {
+                                    if n.attr.kind == FileType::Directory {
+                                        let _ = fs.read_dir(n);
+                                    }
+                                }
+                            }
+                        }
+                        Ok(None) => outcomes[1] += 1,
+                        Err(_) => outcomes[2] += 1,
+                    }
+                }
+            }
+        }
+        assert!(outcomes[0] > 0 && outcomes[2] > 0, "{outcomes:?}");
+    }
 }
