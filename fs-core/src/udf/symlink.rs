@@ -1,8 +1,11 @@
 //! Symbolic link targets: path components (ECMA-167 4/14.16, OSTA UDF 2.3.12).
 //!
-//! A symlink's content is a sequence of path components: type (1 or 2: the
-//! root, 3: parent "..", 4: current ".", 5: a name in CS0), the identifier
-//! length, a version, and the identifier.
+//! A symlink's content is a sequence of path components (4/14.16.1.1,
+//! table 4/25): type 1 a root agreed between originator and recipient (with
+//! no identifier: the root), 2 the root directory, 3 the parent "..",
+//! 4 the current directory ".", 5 a name in CS0; then the identifier
+//! length, a version, and the identifier. As in Linux, a type 1 component
+//! that names an agreed root (an identifier is given) is left out.
 
 use crate::error::{Error, Location, Result};
 
@@ -35,6 +38,7 @@ pub(crate) fn target(data: &[u8], at: Location) -> Result<String> {
             ));
         };
         match kind {
+            1 if l_ci > 0 => {}
             1 | 2 => {
                 parts.clear();
                 absolute = true;
@@ -98,6 +102,9 @@ mod tests {
         u.splice(0..0, comp(1, ""));
         assert_eq!(target(&u, at).unwrap(), "/AB");
         assert_eq!(target(&[], at).unwrap(), "");
+        // An agreed root with an identifier (e.g. "/mnt/cdrom") is left out.
+        let d = [comp(1, "cdrom"), comp(5, "z")].concat();
+        assert_eq!(target(&d, at).unwrap(), "z");
     }
 
     #[test]
