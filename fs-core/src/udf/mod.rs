@@ -185,7 +185,7 @@ pub fn open(source: Arc<dyn ReadAt>) -> Result<Option<(Box<dyn Format>, VolumeIn
         volume_blocks: disk.blocks(),
         image_size: disk.len,
         created: pvd.recorded.or(fset.recorded),
-        modified: None,
+        modified: vds::last_written(&disk, lv.integrity),
         expires: None,
         effective: None,
         extra,

@@ -31,6 +31,8 @@ pub(crate) mod ident {
     pub const USD: u16 = 7;
     /// Terminating descriptor (3/10.9, 4/14.2).
     pub const TD: u16 = 8;
+    /// Logical volume integrity descriptor (3/10.10).
+    pub const LVID: u16 = 9;
     /// File set descriptor (4/14.1).
     pub const FSD: u16 = 256;
     /// File identifier descriptor (4/14.4).

@@ -57,6 +57,8 @@ pub(crate) struct LogicalVolume {
     pub udf_revision: u16,
     /// Logical volume contents use: long_ad of the file set descriptor (4/3.1).
     pub fsd: [u8; 16],
+    /// Logical volume integrity sequence extent (3/10.6.12).
+    pub integrity: ExtentAd,
     pub implementation_id: String,
     /// Raw partition map bytes (3/10.7) and their declared count.
     pub maps: Vec<u8>,
@@ -242,10 +244,52 @@ fn parse_logical(b: &[u8], at: Location) -> Result<LogicalVolume> {
         domain: regid_ident(bytes(b, 216, 32)),
         udf_revision: u16_at(suffix, 0),
         fsd,
+        integrity: ExtentAd::parse(bytes(b, 432, 8)),
         implementation_id: regid_ident(bytes(b, 272, 32)),
         maps: maps.to_vec(),
         map_count: u32_at(b, 268),
     })
+}
+
+/// Recording time of the newest logical volume integrity descriptor
+/// (3/10.10): when the volume was last written. `None` when the integrity
+/// sequence is absent or unreadable (it is informational only).
+pub(crate) fn last_written(disk: &Disk, extent: ExtentAd) -> Option<Timestamp> {
+    let mut newest = None;
+    let mut extent = extent;
+    let mut seen = Vec::new();
+    'extents: for _ in 0..MAX_POINTERS {
+        if extent.len == 0 || seen.contains(&extent.loc) {
+            break;
+        }
+        seen.push(extent.loc);
+        let blocks = (u64::from(extent.len) / disk.bs64()).min(64);
+        for i in 0..blocks {
+            let sector = u64::from(extent.loc) + i;
+            let b = disk
+                .block(sector, "logical volume integrity descriptor")
+                .ok()?;
+            let at = Location::sector(sector);
+            let Ok(t) = tag::parse(&b, u32::try_from(sector).ok(), "integrity descriptor", at)
+            else {
+                break 'extents;
+            };
+            match t.ident {
+                ident::LVID => {
+                    newest = timestamp::parse(bytes(&b, 16, 12)).or(newest);
+                    // Next integrity extent (3/10.10.4).
+                    let next = ExtentAd::parse(bytes(&b, 32, 8));
+                    if next.len != 0 {
+                        extent = next;
+                        continue 'extents;
+                    }
+                }
+                _ => break 'extents,
+            }
+        }
+        break;
+    }
+    newest
 }
 
 /// Test builders for the descriptors of a sequence.
@@ -377,6 +421,27 @@ mod tests {
         // Both damaged: one error naming both.
         let e = read(&d, ext(32), ext(32)).unwrap_err().to_string();
         assert!(e.contains("reserve sequence"), "{e}");
+    }
+
+    #[test]
+    fn integrity_sequence_gives_last_written_time() {
+        let bs = 2048;
+        let mut img = vec![0u8; 70 * bs];
+        for (sector, year, next) in [(60u32, 2020i16, 64u32), (64, 2030, 0)] {
+            let mut b = vec![0u8; bs];
+            b[16..28].copy_from_slice(&timestamp::build(0, year, 1, 1, 0, 0, 0, 0));
+            if next != 0 {
+                b[32..36].copy_from_slice(&2048u32.to_le_bytes());
+                b[36..40].copy_from_slice(&next.to_le_bytes());
+            }
+            tag::write(&mut b, ident::LVID, sector, 496);
+            img[sector as usize * bs..(sector as usize + 1) * bs].copy_from_slice(&b);
+        }
+        let d = disk(img);
+        let t = last_written(&d, ExtentAd { len: 4096, loc: 60 }).unwrap();
+        assert_eq!(t.to_rfc3339(), "2030-01-01T00:00:00Z");
+        assert!(last_written(&d, ExtentAd { len: 2048, loc: 10 }).is_none());
+        assert!(last_written(&d, ExtentAd { len: 0, loc: 60 }).is_none());
     }
 
     #[test]
