@@ -559,11 +559,23 @@ pub(crate) fn entry_data(disk: &Disk, parts: &Partitions, entry: &icb::Entry) ->
     let at = entry.at(disk);
     match entry.ad_type(disk)? {
         alloc::AdType::Embedded => {
+            // The bytes sit in the entry's own block: point at them there.
             let len = entry.info_len.min(entry.ads.len() as u64);
-            Ok(FileData::new([Extent::Recorded {
+            let mut data = FileData::new([Extent::Recorded {
                 start: entry.abs + entry.ads_offset as u64,
                 len,
-            }]))
+            }]);
+            if len < entry.info_len {
+                log::warn!(
+                    "file entry at {at}: {} bytes embedded, {} recorded as its size; the rest reads as zeros",
+                    len,
+                    entry.info_len
+                );
+                data.push(Extent::Zero {
+                    len: entry.info_len - len,
+                });
+            }
+            Ok(data)
         }
         ty => {
             let ads = alloc::collect(disk, parts, &entry.ads, ty, entry.part, at)?;
