@@ -44,6 +44,7 @@ struct Seen {
     target: Option<String>,
     hidden: bool,
     inode: u64,
+    nlink: u32,
 }
 
 /// Every path of the volume (relative, '/'-separated), with content of files
@@ -81,6 +82,7 @@ fn walk(vol: &Volume, max_read: u64) -> BTreeMap<String, Seen> {
                     target: node.link_target().map(str::to_owned),
                     hidden: a.hidden,
                     inode: a.inode,
+                    nlink: a.nlink,
                 },
             );
         }
@@ -262,6 +264,17 @@ fn check_against_source(vol: &Volume, src: &Path, mtimes: bool) {
         }
         if mtimes {
             assert_eq!(s.mtime, w.mtime, "{path}: mtime");
+        }
+        if w.dir {
+            // POSIX count: ".", the parent's entry, each subdirectory's "..".
+            let prefix = format!("{path}/");
+            let subdirs = want
+                .iter()
+                .filter(|(p, x)| x.dir && p.strip_prefix(&prefix).is_some_and(|r| !r.contains('/')))
+                .count() as u32;
+            assert_eq!(s.nlink, 2 + subdirs, "{path}: nlink");
+        } else {
+            assert_eq!(s.nlink, 1, "{path}: nlink");
         }
     }
 }
@@ -564,6 +577,17 @@ fn mkudffs_102_udfclient() {
         &["--media-type=hd", "--udfrev=0x0102", "-b", "2048"],
         2048,
         "UDF 1.02",
+        "physical",
+        true,
+    );
+}
+
+#[test]
+fn mkudffs_512_byte_blocks_udfclient() {
+    mkudffs_populated(
+        &["--media-type=hd", "--udfrev=0x0201", "-b", "512"],
+        512,
+        "UDF 2.01",
         "physical",
         true,
     );

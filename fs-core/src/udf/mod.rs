@@ -257,12 +257,22 @@ impl UdfFs {
         let rdev = matches!(kind, FileType::CharDevice | FileType::BlockDevice)
             .then(|| e.device().unwrap_or_default());
         let unset = |id: u32| if id == UNSET_ID { 0 } else { id };
+        // UDF counts the FIDs naming a node (4/14.9.6): for a directory its
+        // parent's entry and its subdirectories' parent entries, but no
+        // "." entry. Like Linux, add that one so directories look POSIX
+        // (2 + subdirectories).
+        let links = u32::from(e.links).max(1);
+        let nlink = if kind == FileType::Directory {
+            links + 1
+        } else {
+            links
+        };
         let attr = Attributes {
             kind,
             size,
             allocated: e.blocks_recorded.saturating_mul(self.disk.bs64()),
             mode: e.mode(),
-            nlink: u32::from(e.links).max(1),
+            nlink,
             uid: unset(e.uid),
             gid: unset(e.gid),
             rdev,
@@ -665,7 +675,7 @@ mod tests {
         assert_eq!(root.attr.mode, 0o754);
         assert_eq!(root.attr.uid, 1000);
         assert_eq!(root.attr.gid, 0, "unset gid maps to 0");
-        assert_eq!(root.attr.nlink, 3);
+        assert_eq!(root.attr.nlink, 4, "3 FIDs name it, plus its own \".\"");
         assert_eq!(root.attr.mtime.to_rfc3339(), "1960-07-04T15:20:30Z");
         assert_eq!(
             root.attr.crtime.unwrap().to_rfc3339(),
