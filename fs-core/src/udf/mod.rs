@@ -156,17 +156,7 @@ pub fn open(source: Arc<dyn ReadAt>) -> Result<Option<(Box<dyn Format>, VolumeIn
     .filter(|(_, v)| !v.is_empty())
     .collect();
 
-    let fs = UdfFs {
-        disk: disk.clone(),
-        parts,
-        root: NodeInfo {
-            id: NodeId(0),
-            attr: placeholder_attr(),
-            data: FileData::empty(),
-            link_target: None,
-        },
-    };
-    let root = fs.node_info(&root_entry, false)?;
+    let root = node_info(&disk, &parts, &root_entry, false)?;
     if root.attr.kind != FileType::Directory {
         return Err(Error::corrupt(
             "file set descriptor",
@@ -174,7 +164,11 @@ pub fn open(source: Arc<dyn ReadAt>) -> Result<Option<(Box<dyn Format>, VolumeIn
             "the root ICB is not a directory",
         ));
     }
-    let fs = UdfFs { root, ..fs };
+    let fs = UdfFs {
+        disk: disk.clone(),
+        parts,
+        root,
+    };
     let info = VolumeInfo {
         format: format!("UDF {revision}"),
         view: Some(View::Udf),
@@ -204,25 +198,6 @@ fn load_root(
     Ok((fset, root))
 }
 
-fn placeholder_attr() -> Attributes {
-    Attributes {
-        kind: FileType::Directory,
-        size: 0,
-        allocated: 0,
-        mode: 0,
-        nlink: 1,
-        uid: 0,
-        gid: 0,
-        rdev: None,
-        mtime: Timestamp::EPOCH,
-        atime: None,
-        ctime: None,
-        crtime: None,
-        hidden: false,
-        inode: 0,
-    }
-}
-
 /// The UDF reader.
 struct UdfFs {
     disk: Disk,
@@ -230,67 +205,67 @@ struct UdfFs {
     root: NodeInfo,
 }
 
-impl UdfFs {
-    /// The node a file entry describes.
-    fn node_info(&self, e: &Entry, hidden: bool) -> Result<NodeInfo> {
-        let kind = e.kind(&self.disk)?;
-        let at = e.at(&self.disk);
-        let mut data = match kind {
-            FileType::Regular | FileType::Directory | FileType::Symlink => {
-                partition::entry_data(&self.disk, &self.parts, e)?
-            }
-            _ => FileData::empty(),
-        };
-        let mut link_target = None;
-        let size = match kind {
-            FileType::Symlink => {
-                let bytes = read_data(&self.disk, &data, MAX_SYMLINK_BYTES, "symbolic link", at)?;
-                let t = symlink::target(&bytes, at)?;
-                data = FileData::empty();
-                let n = t.len() as u64;
-                link_target = Some(t);
-                n
-            }
-            FileType::Regular | FileType::Directory => e.info_len,
-            _ => 0,
-        };
-        let rdev = matches!(kind, FileType::CharDevice | FileType::BlockDevice)
-            .then(|| e.device().unwrap_or_default());
-        let unset = |id: u32| if id == UNSET_ID { 0 } else { id };
-        // UDF counts the FIDs naming a node (4/14.9.6): for a directory its
-        // parent's entry and its subdirectories' parent entries, but no
-        // "." entry. Like Linux, add that one so directories look POSIX
-        // (2 + subdirectories).
-        let links = u32::from(e.links).max(1);
-        let nlink = if kind == FileType::Directory {
-            links + 1
-        } else {
-            links
-        };
-        let attr = Attributes {
-            kind,
-            size,
-            allocated: e.blocks_recorded.saturating_mul(self.disk.bs64()),
-            mode: e.mode(),
-            nlink,
-            uid: unset(e.uid),
-            gid: unset(e.gid),
-            rdev,
-            mtime: e.mtime.unwrap_or(Timestamp::EPOCH),
-            atime: e.atime,
-            ctime: e.attr_time,
-            crtime: e.crtime,
-            hidden,
-            inode: e.abs,
-        };
-        Ok(NodeInfo {
-            id: NodeId(e.abs),
-            attr,
-            data,
-            link_target,
-        })
-    }
+/// The node a file entry describes.
+fn node_info(disk: &Disk, parts: &Partitions, e: &Entry, hidden: bool) -> Result<NodeInfo> {
+    let kind = e.kind(disk)?;
+    let at = e.at(disk);
+    let mut data = match kind {
+        FileType::Regular | FileType::Directory | FileType::Symlink => {
+            partition::entry_data(disk, parts, e)?
+        }
+        _ => FileData::empty(),
+    };
+    let mut link_target = None;
+    let size = match kind {
+        FileType::Symlink => {
+            let bytes = read_data(disk, &data, MAX_SYMLINK_BYTES, "symbolic link", at)?;
+            let t = symlink::target(&bytes, at)?;
+            data = FileData::empty();
+            let n = t.len() as u64;
+            link_target = Some(t);
+            n
+        }
+        FileType::Regular | FileType::Directory => e.info_len,
+        _ => 0,
+    };
+    let rdev = matches!(kind, FileType::CharDevice | FileType::BlockDevice)
+        .then(|| e.device().unwrap_or_default());
+    let unset = |id: u32| if id == UNSET_ID { 0 } else { id };
+    // UDF counts the FIDs naming a node (4/14.9.6): for a directory its
+    // parent's entry and its subdirectories' parent entries, but no
+    // "." entry. Like Linux, add that one so directories look POSIX
+    // (2 + subdirectories).
+    let links = u32::from(e.links).max(1);
+    let nlink = if kind == FileType::Directory {
+        links + 1
+    } else {
+        links
+    };
+    let attr = Attributes {
+        kind,
+        size,
+        allocated: e.blocks_recorded.saturating_mul(disk.bs64()),
+        mode: e.mode(),
+        nlink,
+        uid: unset(e.uid),
+        gid: unset(e.gid),
+        rdev,
+        mtime: e.mtime.unwrap_or(Timestamp::EPOCH),
+        atime: e.atime,
+        ctime: e.attr_time,
+        crtime: e.crtime,
+        hidden,
+        inode: e.abs,
+    };
+    Ok(NodeInfo {
+        id: NodeId(e.abs),
+        attr,
+        data,
+        link_target,
+    })
+}
 
+impl UdfFs {
     /// Where byte `off` of a directory's content sits in the image.
     fn content_loc(&self, data: &FileData, off: usize) -> Location {
         match data.map(off as u64, 1).next() {
@@ -349,7 +324,7 @@ impl Format for UdfFs {
             }
             let says_dir = f.characteristics & fid::chars::DIRECTORY != 0;
             let node = icb::read_entry(&self.disk, &self.parts, f.icb.part, f.icb.lbn)
-                .and_then(|e| self.node_info(&e, f.hidden()));
+                .and_then(|e| node_info(&self.disk, &self.parts, &e, f.hidden()));
             match node {
                 Ok(n) => {
                     if says_dir != (n.attr.kind == FileType::Directory) {
