@@ -166,6 +166,7 @@ pub fn open(source: Arc<dyn ReadAt>) -> Result<Option<(Box<dyn Format>, VolumeIn
     }
     let fs = UdfFs {
         disk: disk.clone(),
+        mirror: parts.mirrored(),
         parts,
         root,
     };
@@ -202,6 +203,9 @@ fn load_root(
 struct UdfFs {
     disk: Disk,
     parts: Partitions,
+    /// The partitions read through the metadata mirror file (UDF 2.2.13.1),
+    /// for entries and directories damaged in the main metadata file.
+    mirror: Option<Partitions>,
     root: NodeInfo,
 }
 
@@ -266,6 +270,21 @@ fn node_info(disk: &Disk, parts: &Partitions, e: &Entry, hidden: bool) -> Result
 }
 
 impl UdfFs {
+    /// Walks a directory's copy in the metadata mirror file, if it has one.
+    fn mirror_walk(&self, data: &FileData) -> Option<fid::Walk> {
+        let alt = self.mirror.as_ref()?;
+        let copy = self.parts.to_mirror(alt, data)?;
+        let bytes = read_data(
+            &self.disk,
+            &copy,
+            MAX_READ as u64,
+            "directory",
+            Location::sector(0),
+        )
+        .ok()?;
+        Some(fid::walk(&bytes, &|o| self.content_loc(&copy, o)))
+    }
+
     /// Where byte `off` of a directory's content sits in the image.
     fn content_loc(&self, data: &FileData, off: usize) -> Location {
         match data.map(off as u64, 1).next() {
@@ -315,16 +334,37 @@ impl Format for UdfFs {
             ));
             data.truncate(MAX_READ as u64);
         }
-        let bytes = read_data(&self.disk, &data, MAX_READ as u64, "directory", dir_at)?;
-        let walk = fid::walk(&bytes, &|o| self.content_loc(&data, o));
+        let main = read_data(&self.disk, &data, MAX_READ as u64, "directory", dir_at)
+            .map(|bytes| fid::walk(&bytes, &|o| self.content_loc(&data, o)));
+        let damaged = main.as_ref().map_or(true, |w| !w.problems.is_empty());
+        let walk = match self.mirror_walk(&data).filter(|_| damaged) {
+            Some(w) if w.problems.is_empty() => {
+                log::warn!("directory at {dir_at}: damaged; read from the metadata mirror file");
+                w
+            }
+            _ => main?,
+        };
         out.problems.extend(walk.problems);
         for f in walk.entries {
             if f.characteristics & fid::chars::METADATA != 0 {
                 continue;
             }
             let says_dir = f.characteristics & fid::chars::DIRECTORY != 0;
-            let node = icb::read_entry(&self.disk, &self.parts, f.icb.part, f.icb.lbn)
-                .and_then(|e| node_info(&self.disk, &self.parts, &e, f.hidden()));
+            let read = |parts: &Partitions| {
+                icb::read_entry(&self.disk, parts, f.icb.part, f.icb.lbn)
+                    .and_then(|e| node_info(&self.disk, parts, &e, f.hidden()))
+            };
+            let node = match (read(&self.parts), &self.mirror) {
+                (Err(e), Some(alt)) => read(alt)
+                    .inspect(|_| {
+                        log::warn!(
+                            "entry {:?}: {e}; read from the metadata mirror file",
+                            f.name
+                        )
+                    })
+                    .map_err(|_| e),
+                (r, _) => r,
+            };
             match node {
                 Ok(n) => {
                     if says_dir != (n.attr.kind == FileType::Directory) {
@@ -743,6 +783,25 @@ mod tests {
                 .any(|(k, v)| *k == "Metadata file" && v.contains("file set descriptor"))
         );
         assert_eq!(listing(&*fs, &fs.root().unwrap()).entries.len(), 48);
+
+        // One entry's ICB and the root directory's FIDs damaged in the main
+        // metadata file only: both are read from the mirror.
+        let mut img = metadata_image();
+        img[(PART + 10 + 6) * BS + 60] ^= 0xff; // hard1/hard2's entry
+        img[(PART + 10 + 2) * BS + 300] ^= 0xff; // a FID in the root directory
+        let (fs, info) = open_mem(img);
+        assert!(!info.extra.iter().any(|(k, _)| *k == "Metadata file"));
+        let list = listing(&*fs, &fs.root().unwrap());
+        assert_eq!(
+            list.problems.len(),
+            1,
+            "only the broken entry: {:?}",
+            list.problems
+        );
+        assert_eq!(list.entries.len(), 48);
+        let hard = find(&list, "hard1");
+        assert_eq!(hard.id, NodeId(((PART + 40 + 6) * BS) as u64));
+        assert_eq!(hard.attr.size, 3000);
 
         // Both damaged: a clear error.
         let mut img = metadata_image();

@@ -249,6 +249,59 @@ impl Partitions {
         false
     }
 
+    /// The same partitions read through the metadata mirror file, when the
+    /// volume has a metadata partition whose mirror is still unused.
+    pub(crate) fn mirrored(&self) -> Option<Partitions> {
+        let mut alt = self.clone();
+        alt.use_metadata_mirror().then_some(alt)
+    }
+
+    /// Translates image pieces inside the main metadata file to the same
+    /// bytes of the mirror file (`mirror` is what [`Partitions::mirrored`]
+    /// returned). `None` when a piece lies outside the metadata file.
+    pub(crate) fn to_mirror(&self, mirror: &Partitions, data: &FileData) -> Option<FileData> {
+        let (main, alt) =
+            self.maps
+                .iter()
+                .zip(&mirror.maps)
+                .find_map(|(m, a)| match (&m.kind, &a.kind) {
+                    (Kind::Metadata { file: f, .. }, Kind::Metadata { file: g, .. }) => {
+                        Some((f, g))
+                    }
+                    _ => None,
+                })?;
+        let mut out = FileData::empty();
+        for e in data.extents() {
+            let Extent::Recorded { start, len } = *e else {
+                out.push(*e);
+                continue;
+            };
+            // File offset of `start` in the main metadata file.
+            let mut file_off = 0u64;
+            let mut found = None;
+            for m in main.extents() {
+                if let Extent::Recorded { start: s, len: l } = *m {
+                    if start >= s && start + len <= s + l {
+                        found = Some(file_off + (start - s));
+                        break;
+                    }
+                }
+                file_off += m.len();
+            }
+            let off = found?;
+            for (piece, within, n) in alt.map(off, len) {
+                match piece {
+                    Extent::Recorded { start, .. } => out.push(Extent::Recorded {
+                        start: start + within,
+                        len: n,
+                    }),
+                    Extent::Zero { .. } => return None,
+                }
+            }
+        }
+        (out.len() == data.len()).then_some(out)
+    }
+
     /// True when the volume has a metadata partition.
     pub(crate) fn has_metadata(&self) -> bool {
         self.maps
