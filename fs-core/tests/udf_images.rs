@@ -864,3 +864,29 @@ fn genisoimage_file_over_4gib() {
         assert_eq!(&b, want, "at {off}");
     }
 }
+
+#[test]
+fn mkudffs_unicode_label_is_16_bit_cs0() {
+    let t = tmp();
+    let img = t.path.join("u.img");
+    // Outside Latin-1, so mkudffs records the identifiers as 16-bit CS0.
+    mkudffs(
+        &img,
+        &[
+            "--utf8",
+            "--media-type=hd",
+            "-b",
+            "2048",
+            "--label=Ωmega Δisk",
+        ],
+    );
+    let vol = open_udf(&img);
+    assert_eq!(vol.info().label, "Ωmega Δisk");
+    let z = run(Command::new("7z").args(["l", "-slt", "-tudf"]).arg(&img));
+    assert!(z.contains("VolumeId: Ωmega Δisk"), "{z}");
+    let ids = &vol.info().ids;
+    assert!(
+        ids.contains(&("volume_id", "Ωmega Δisk".to_string())),
+        "{ids:?}"
+    );
+}
