@@ -469,6 +469,9 @@ fn genisoimage_bridge_matches_source_and_7z() {
         patterned(2048, 2),
     )
     .unwrap();
+    // Latin-1 (8-bit CS0) and beyond (16-bit CS0) names.
+    fs::write(src.join("café.txt"), b"8-bit\n").unwrap();
+    fs::write(src.join("Ωmega 日本.txt"), b"16-bit\n").unwrap();
     let wim = fs::File::create(src.join("sources/install.wim")).unwrap();
     wim.set_len(50_000_000).unwrap();
     {
@@ -481,6 +484,8 @@ fn genisoimage_bridge_matches_source_and_7z() {
         "boot/BCD",
         "efi/microsoft/boot/efisys.bin",
         "sources/install.wim",
+        "café.txt",
+        "Ωmega 日本.txt",
     ] {
         touch(&src.join(p), "2009-07-14 03:00:00 UTC");
     }
