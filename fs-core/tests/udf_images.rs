@@ -361,10 +361,9 @@ fn mkudffs(img: &Path, args: &[&str]) {
     run(Command::new("mkudffs").args(args).arg(img));
 }
 
-/// Copies `src` into the UDF image with udfclient (interactive: the
-/// commands go to its stdin). Its root lists the mounted volume sets; the
-/// file system is inside the one entry shown there.
-fn udfclient_put(img: &Path, src: &Path, block: u32) {
+/// The name udfclient gives the volume set in its root (the file system is
+/// inside that one entry).
+fn udfclient_volume(img: &Path, block: u32) -> String {
     let probe = Command::new("udfclient")
         .args(["-b", &block.to_string()])
         .arg(img)
@@ -374,13 +373,19 @@ fn udfclient_put(img: &Path, src: &Path, block: u32) {
         .spawn()
         .unwrap();
     let out = feed(probe, "quit\n");
-    let vol = out
-        .lines()
+    out.lines()
         .filter(|l| l.starts_with('d') && l.contains(':'))
         .filter_map(|l| l.split_whitespace().last())
         .next()
         .unwrap_or_else(|| panic!("udfclient shows no volume:\n{out}"))
-        .to_string();
+        .to_string()
+}
+
+/// Copies `src` into the UDF image with udfclient (interactive: the
+/// commands go to its stdin). Its root lists the mounted volume sets; the
+/// file system is inside the one entry shown there.
+fn udfclient_put(img: &Path, src: &Path, block: u32) {
+    let vol = udfclient_volume(img, block);
     fn script(dir: &Path, out: &mut String) {
         let mut names: Vec<_> = fs::read_dir(dir)
             .unwrap()
@@ -894,4 +899,34 @@ fn mkudffs_unicode_label_is_16_bit_cs0() {
         ids.contains(&("volume_id", "Ωmega Δisk".to_string())),
         "{ids:?}"
     );
+}
+
+/// udfclient `rm` leaves the FID in place with the "deleted" bit (4/14.4.3):
+/// the entry is not listed, by us or by 7-Zip.
+#[test]
+fn udfclient_deleted_entry_is_skipped() {
+    let t = tmp();
+    let src = t.path.join("src");
+    small_tree(&src);
+    let img = t.path.join("udf.img");
+    mkudffs(&img, &["--media-type=hd", "--udfrev=0x0201", "-b", "2048"]);
+    udfclient_put(&img, &src, 2048);
+    let vol = open_udf(&img);
+    let before = vol.read_dir(vol.root()).unwrap().len();
+    let vol_name = udfclient_volume(&img, 2048);
+    let child = Command::new("udfclient")
+        .args(["-W", "-b", "2048"])
+        .arg(&img)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    feed(child, &format!("cd {vol_name}\nrm big.bin\nquit\n"));
+    let vol = open_udf(&img);
+    let root = vol.read_dir(vol.root()).unwrap();
+    assert_eq!(root.len(), before - 1);
+    assert!(root.get("big.bin").is_none());
+    assert!(root.problems().is_empty());
+    check_against_7z(&vol, &img);
 }
