@@ -132,15 +132,16 @@ pub fn open(source: Arc<dyn ReadAt>) -> Result<Option<(Box<dyn Format>, VolumeIn
     extra.extend(notes.extra);
 
     let pvd = seq.primary.clone().unwrap_or_default();
-    let label = if lv.id.is_empty() {
+    let lv_id = notes.vat_volume_id.take().unwrap_or_else(|| lv.id.clone());
+    let label = if lv_id.is_empty() {
         pvd.volume_id.clone()
     } else {
-        lv.id.clone()
+        lv_id.clone()
     };
     let ids: Vec<(&'static str, String)> = [
         ("volume_id", pvd.volume_id.clone()),
         ("volume_set_id", pvd.volume_set_id.clone()),
-        ("logical_volume_id", lv.id.clone()),
+        ("logical_volume_id", lv_id),
         ("file_set_id", fset.file_set_id.clone()),
         (
             "implementation_id",

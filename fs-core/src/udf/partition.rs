@@ -338,6 +338,9 @@ fn outside(disk: &Disk, map: &Map, part: u16, lbn: u32, len: u64, what: &str) ->
 pub(crate) struct Notes {
     /// "VAT 2.00" or "VAT 1.50".
     pub vat_form: Option<&'static str>,
+    /// Logical volume identifier from a UDF 2.00+ VAT header (2.2.11): on
+    /// write-once media it supersedes the one in the LVD.
+    pub vat_volume_id: Option<String>,
     /// Facts and warnings.
     pub extra: Vec<(&'static str, String)>,
 }
@@ -553,7 +556,7 @@ fn virtual_kind(
         if entry.file_type != file_type::VAT && entry.file_type != file_type::UNSPECIFIED {
             continue;
         }
-        match read_vat(disk, parts, &entry, revision) {
+        match read_vat(disk, parts, &entry, revision, notes) {
             Ok((vat, form)) => {
                 notes.vat_form = Some(form);
                 notes.extra.push((
@@ -573,6 +576,7 @@ fn read_vat(
     parts: &Partitions,
     entry: &icb::Entry,
     revision: u16,
+    notes: &mut Notes,
 ) -> Result<(Vec<u32>, &'static str)> {
     let at = entry.at(disk);
     let data = entry_data(disk, parts, entry)?;
@@ -588,6 +592,10 @@ fn read_vat(
                     bytes_.len()
                 ),
             ));
+        }
+        let id = super::cs0::dstring(bytes(&bytes_, 4, 128));
+        if !id.is_empty() {
+            notes.vat_volume_id = Some(id);
         }
         (&bytes_[header..], "VAT 2.00")
     } else {
@@ -875,5 +883,76 @@ mod tests {
         assert!(p.use_metadata_mirror());
         assert_eq!(p.block_abs(&d, 1, 1).unwrap(), 31 * 2048);
         assert!(!p.use_metadata_mirror());
+    }
+
+    fn virtual_map() -> Vec<u8> {
+        let mut m = vec![0u8; 64];
+        m[0] = 2;
+        m[1] = 64;
+        m[5..27].copy_from_slice(b"*UDF Virtual Partition");
+        m
+    }
+
+    /// A VAT (UDF 2.2.11) with `entries`, embedded in its ICB at `sector`
+    /// (partition from sector 10), in the 2.00 form with a header or the 1.50
+    /// form with the trailing entity id.
+    fn vat_image(sector: usize, entries: &[u32], v200: bool, trailing_zeros: usize) -> Vec<u8> {
+        let mut body = Vec::new();
+        if v200 {
+            let mut h = vec![0u8; 152];
+            h[0..2].copy_from_slice(&152u16.to_le_bytes());
+            h[4] = 8;
+            h[5..13].copy_from_slice(b"VAT NAME");
+            h[131] = 9;
+            body.extend(h);
+        }
+        for e in entries {
+            body.extend(e.to_le_bytes());
+        }
+        if !v200 {
+            let mut id = vec![0u8; 36];
+            id[1..23].copy_from_slice(b"*UDF Virtual Alloc Tbl");
+            body.extend(id);
+        }
+        let ft = if v200 { file_type::VAT } else { 0 };
+        let fe = icb::build::fe(2048, (sector - 10) as u32, ft, 3, body.len() as u64, &body);
+        let mut img = vec![0u8; (sector + 1 + trailing_zeros) * 2048];
+        img[sector * 2048..(sector + 1) * 2048].copy_from_slice(&fe);
+        img
+    }
+
+    #[test]
+    fn finds_and_reads_the_vat() {
+        for (v200, zeros, form) in [
+            (true, 0, "VAT 2.00"),
+            (false, 0, "VAT 1.50"),
+            (true, 5000, "VAT 2.00"),
+        ] {
+            let img = vat_image(60, &[5, 6, u32::MAX], v200, zeros);
+            let d = Disk::new(Arc::new(MemSource::new(img)), 2048);
+            let mut notes = Notes::default();
+            let lv = lv(&[super::super::vds::build::map1(0), virtual_map()]);
+            let p = build(&d, &lv, &[pd(0, 10, 6000)], &mut notes).unwrap();
+            assert_eq!(notes.vat_form, Some(form));
+            assert_eq!(
+                describe(&p, notes.vat_form),
+                format!("physical, virtual ({form})")
+            );
+            assert_eq!(notes.vat_volume_id.as_deref(), v200.then_some("VAT NAME"));
+            assert_eq!(p.block_abs(&d, 1, 1).unwrap(), 16 * 2048);
+            assert!(p.block_abs(&d, 1, 2).is_err());
+        }
+        // No VAT at all: the map is unusable, with a warning, not a failure.
+        let d = Disk::new(Arc::new(MemSource::new(vec![0u8; 100 * 2048])), 2048);
+        let mut notes = Notes::default();
+        let lv = lv(&[super::super::vds::build::map1(0), virtual_map()]);
+        let p = build(&d, &lv, &[pd(0, 10, 90)], &mut notes).unwrap();
+        assert!(
+            p.block_abs(&d, 1, 0)
+                .unwrap_err()
+                .to_string()
+                .contains("VAT")
+        );
+        assert!(notes.extra.iter().any(|(k, _)| *k == "warning"));
     }
 }
