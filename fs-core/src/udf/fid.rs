@@ -31,6 +31,7 @@ pub(crate) mod chars {
 pub(crate) struct Fid {
     /// Offset of the FID inside the directory's content.
     pub offset: usize,
+    /// File characteristics (4/14.4.3).
     pub characteristics: u8,
     /// The entry's ICB.
     pub icb: LongAd,
@@ -48,7 +49,9 @@ impl Fid {
 /// FIDs that were broken.
 #[derive(Debug, Default)]
 pub(crate) struct Walk {
+    /// Listed entries, in on-disk order.
     pub entries: Vec<Fid>,
+    /// Broken descriptors.
     pub problems: Vec<Error>,
 }
 

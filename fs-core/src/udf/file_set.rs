@@ -17,8 +17,11 @@ use super::timestamp;
 /// File set descriptor fields.
 #[derive(Debug, Clone)]
 pub(crate) struct FileSet {
+    /// Recording date and time (4/14.1.2).
     pub recorded: Option<Timestamp>,
+    /// File set identifier (4/14.1.12).
     pub file_set_id: String,
+    /// Root directory ICB (4/14.1.7).
     pub root: LongAd,
 }
 

@@ -67,18 +67,31 @@ pub(crate) struct Entry {
     pub abs: u64,
     /// Partition reference it was read from (home of its short_ads).
     pub part: u16,
+    /// ICB strategy type (4/14.6.2): 4 or 4096.
     pub strategy: u16,
+    /// File type (4/14.6.6).
     pub file_type: u8,
+    /// ICB tag flags (4/14.6.8): descriptor type, set-id, sticky.
     pub flags: u16,
+    /// Owner (4/14.9.3); `u32::MAX` is "not set".
     pub uid: u32,
+    /// Group (4/14.9.4); `u32::MAX` is "not set".
     pub gid: u32,
+    /// Permissions (4/14.9.5).
     pub permissions: u32,
+    /// File link count (4/14.9.6): FIDs naming this entry.
     pub links: u16,
+    /// Information length (4/14.9.10): the content size in bytes.
     pub info_len: u64,
+    /// Logical blocks recorded (4/14.9.11).
     pub blocks_recorded: u64,
+    /// Access time (4/14.9.12).
     pub atime: Option<Timestamp>,
+    /// Modification time (4/14.9.13).
     pub mtime: Option<Timestamp>,
+    /// Attribute time (4/14.9.14), shown as ctime.
     pub attr_time: Option<Timestamp>,
+    /// Creation time (extended file entries only, 4/14.17.14).
     pub crtime: Option<Timestamp>,
     /// Extended attributes area (4/14.10).
     pub ea: Vec<u8>,
@@ -180,8 +193,11 @@ fn device_from_ea(ea: &[u8]) -> Option<DeviceNumber> {
 /// A `long_ad` (4/14.14.2): length, block, partition reference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct LongAd {
+    /// Extent length in bytes.
     pub len: u32,
+    /// Logical block number.
     pub lbn: u32,
+    /// Partition reference.
     pub part: u16,
 }
 

@@ -26,18 +26,26 @@ const MAX_POINTERS: usize = 16;
 /// Primary volume descriptor fields (3/10.1).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Primary {
+    /// Volume descriptor sequence number (3/10.1.2): the highest wins.
     pub vdsn: u32,
+    /// Volume identifier (3/10.1.4).
     pub volume_id: String,
+    /// Volume set identifier (3/10.1.11).
     pub volume_set_id: String,
+    /// Application identifier (3/10.1.15).
     pub application_id: String,
+    /// Implementation identifier.
     pub implementation_id: String,
+    /// Recording date and time (3/10.1.16).
     pub recorded: Option<Timestamp>,
 }
 
 /// Partition descriptor fields (3/10.5).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct PartitionDesc {
+    /// Volume descriptor sequence number (3/10.1.2): the highest wins.
     pub vdsn: u32,
+    /// Partition number (3/10.5.5), named by partition maps.
     pub number: u16,
     /// First sector.
     pub start: u32,
@@ -48,8 +56,11 @@ pub(crate) struct PartitionDesc {
 /// Logical volume descriptor fields (3/10.6).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct LogicalVolume {
+    /// Volume descriptor sequence number (3/10.1.2): the highest wins.
     pub vdsn: u32,
+    /// Logical volume identifier (3/10.6.4).
     pub id: String,
+    /// Logical block size (3/10.6.5).
     pub block_size: u32,
     /// Domain identifier (should be "*OSTA UDF Compliant").
     pub domain: String,
@@ -59,6 +70,7 @@ pub(crate) struct LogicalVolume {
     pub fsd: [u8; 16],
     /// Logical volume integrity sequence extent (3/10.6.12).
     pub integrity: ExtentAd,
+    /// Implementation identifier.
     pub implementation_id: String,
     /// Raw partition map bytes (3/10.7) and their declared count.
     pub maps: Vec<u8>,
@@ -68,8 +80,11 @@ pub(crate) struct LogicalVolume {
 /// The descriptors of one sequence.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Sequence {
+    /// The primary volume descriptor.
     pub primary: Option<Primary>,
+    /// The logical volume descriptor.
     pub logical: Option<LogicalVolume>,
+    /// Partition descriptors, one per partition number.
     pub partitions: Vec<PartitionDesc>,
 }
 
