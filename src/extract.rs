@@ -541,7 +541,10 @@ impl Extractor<'_> {
         match made {
             Ok(()) => {
                 self.counts.symlinks += 1;
-                set_times_nofollow(dest, node.attr())?;
+                // A link's own times are cosmetic; Wine cannot set them.
+                if let Err(e) = set_times_nofollow(dest, node.attr()) {
+                    log::debug!("{e:#}");
+                }
                 Ok(true)
             }
             Err(e) => {

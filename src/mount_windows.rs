@@ -55,14 +55,14 @@ pub fn run(cli: &Cli, image: &Path, mountpoint: &Path, lists: &[String]) -> Resu
             );
         }
     })
-    .with_context(|| format!("cannot mount on {target}"))
+    .with_context(|| format!("cannot mount {} (on {target})", image.display()))
 }
 
 /// Runs `umount`: nothing to do separately on Windows.
 pub fn umount(mountpoint: &Path) -> Result<()> {
     Err(anyhow!(
-        "{}: on Windows a mount ends with its `isomount mount` process: press Ctrl-C in \
-         its console window (or close the window)",
+        "on Windows there is no separate unmount: the mount on {} ends with its \
+         `isomount mount` process (press Ctrl-C in its console window, or close the window)",
         mountpoint.display()
     ))
 }

@@ -178,17 +178,17 @@ pub fn serve(
     let shown = match target {
         MountTarget::Drive(d) => {
             host.mount(d.as_str())
-                .map_err(|e| io_error(&format!("cannot mount on {d}"), e))?;
+                .map_err(|e| io_error("WinFsp could not take the drive letter", e))?;
             d.clone()
         }
         MountTarget::Folder(p) => {
             host.mount(p.as_os_str())
-                .map_err(|e| io_error(&format!("cannot mount on {}", p.display()), e))?;
+                .map_err(|e| io_error("WinFsp could not create the folder mount point", e))?;
             p.display().to_string()
         }
         MountTarget::NextFreeDrive => {
             host.mount(winfsp::host::MountPoint::NextFreeDrive)
-                .map_err(|e| io_error("cannot mount on a free drive letter", e))?;
+                .map_err(|e| io_error("WinFsp found no free drive letter", e))?;
             "a free drive letter".to_string()
         }
     };

@@ -89,4 +89,56 @@ mod tests {
         assert_eq!(u16::from_le_bytes([dacl[2], dacl[3]]) as usize, dacl.len());
         assert_eq!(u16::from_le_bytes([dacl[4], dacl[5]]), 3);
     }
+
+    /// Windows (or Wine) reads our bytes as the same descriptor as it
+    /// builds from the SDDL.
+    #[cfg(windows)]
+    #[test]
+    fn windows_agrees() {
+        use windows::Win32::Security::Authorization::{
+            ConvertSecurityDescriptorToStringSecurityDescriptorW,
+            ConvertStringSecurityDescriptorToSecurityDescriptorW, SDDL_REVISION_1,
+        };
+        use windows::Win32::Security::{
+            DACL_SECURITY_INFORMATION, GROUP_SECURITY_INFORMATION, OWNER_SECURITY_INFORMATION,
+            PSECURITY_DESCRIPTOR,
+        };
+        use windows::core::{HSTRING, PWSTR};
+
+        fn to_string(sd: PSECURITY_DESCRIPTOR) -> String {
+            let mut out = PWSTR::null();
+            let info =
+                OWNER_SECURITY_INFORMATION | GROUP_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION;
+            // SAFETY: `sd` points at a valid self-relative descriptor; the
+            // string Windows allocates is leaked (a test).
+            unsafe {
+                ConvertSecurityDescriptorToStringSecurityDescriptorW(
+                    sd,
+                    SDDL_REVISION_1,
+                    info,
+                    &mut out,
+                    None,
+                )
+                .expect("to string");
+                out.to_string().expect("utf-16")
+            }
+        }
+
+        let mut ours = descriptor();
+        let mut theirs = PSECURITY_DESCRIPTOR::default();
+        // SAFETY: valid SDDL string; the descriptor Windows allocates is leaked.
+        unsafe {
+            ConvertStringSecurityDescriptorToSecurityDescriptorW(
+                &HSTRING::from(SDDL),
+                SDDL_REVISION_1,
+                &mut theirs,
+                None,
+            )
+            .expect("from SDDL");
+        }
+        let a = to_string(PSECURITY_DESCRIPTOR(ours.as_mut_ptr().cast()));
+        let b = to_string(theirs);
+        assert_eq!(a, b);
+        assert!(a.starts_with("O:BAG:BAD:P"), "{a}");
+    }
 }
