@@ -110,7 +110,7 @@ exit 0
 foreach ($name in $Images) {
   $iso = Join-Path $Fixtures "$name.iso"
   $ref = Join-Path $Fixtures "$name.ref.jsonl"
-  if (-not (Test-Path $iso) -or -not (Test-Path $ref)) { Problem "$name: $iso or $ref missing"; continue }
+  if (-not (Test-Path $iso) -or -not (Test-Path $ref)) { Problem "${name}: $iso or $ref missing"; continue }
   Write-Host "== $name.iso"
   $info = & $Exe info --json $iso | ConvertFrom-Json
   $letter = FreeLetter
@@ -121,7 +121,7 @@ foreach ($name in $Images) {
   $deadline = (Get-Date).AddSeconds(30)
   while (-not (Test-Path "$letter\") -and (Get-Date) -lt $deadline -and -not $proc.HasExited) { Start-Sleep -Milliseconds 200 }
   if (-not (Test-Path "$letter\")) {
-    Problem "$name: $letter did not appear: $(Get-Content $log -Raw -ErrorAction SilentlyContinue)"
+    Problem "${name}: $letter did not appear: $(Get-Content $log -Raw -ErrorAction SilentlyContinue)"
     if (-not $proc.HasExited) { Stop-Process -Id $proc.Id -Force }
     continue
   }
@@ -129,7 +129,7 @@ foreach ($name in $Images) {
     $vol = Get-Volume -DriveLetter $letter.Substring(0, 1) -ErrorAction SilentlyContinue
     $label = if ($vol) { $vol.FileSystemLabel } else { (New-Object System.IO.DriveInfo $letter).VolumeLabel }
     $want = if ($info.label.Length -gt 32) { $info.label.Substring(0, 32) } else { $info.label }
-    if ($label -ne $want) { Problem "$name: label '$label', image says '$want'" }
+    if ($label -ne $want) { Problem "${name}: label '$label', image says '$want'" }
     $files = 0; $dirs = 0
     foreach ($line in Get-Content $ref -Encoding UTF8) {
       $e = $line | ConvertFrom-Json
@@ -137,20 +137,20 @@ foreach ($name in $Images) {
       switch ($e.type) {
         "dir" {
           $dirs++
-          if (-not (Test-Path -LiteralPath $p -PathType Container)) { Problem "$name: directory $($e.path) missing" }
+          if (-not (Test-Path -LiteralPath $p -PathType Container)) { Problem "${name}: directory $($e.path) missing" }
         }
         "file" {
           $files++
-          if (-not (Test-Path -LiteralPath $p -PathType Leaf)) { Problem "$name: file $($e.path) missing"; break }
+          if (-not (Test-Path -LiteralPath $p -PathType Leaf)) { Problem "${name}: file $($e.path) missing"; break }
           $item = Get-Item -LiteralPath $p
-          if ($item.Length -ne [int64]$e.size) { Problem "$name: $($e.path) size $($item.Length), want $($e.size)" }
+          if ($item.Length -ne [int64]$e.size) { Problem "${name}: $($e.path) size $($item.Length), want $($e.size)" }
           $h = (Get-FileHash -LiteralPath $p -Algorithm SHA256).Hash.ToLower()
-          if ($h -ne $e.sha256) { Problem "$name: $($e.path) sha256 $h, want $($e.sha256)" }
+          if ($h -ne $e.sha256) { Problem "${name}: $($e.path) sha256 $h, want $($e.sha256)" }
           $mt = [DateTimeOffset]::FromUnixTimeSeconds([int64]$e.mtime).UtcDateTime
           if ([math]::Abs(($item.LastWriteTimeUtc - $mt).TotalSeconds) -ge 1) {
-            Problem "$name: $($e.path) mtime $($item.LastWriteTimeUtc.ToString('o')), want $($mt.ToString('o'))"
+            Problem "${name}: $($e.path) mtime $($item.LastWriteTimeUtc.ToString('o')), want $($mt.ToString('o'))"
           }
-          if (-not $item.IsReadOnly) { Problem "$name: $($e.path) is not read-only" }
+          if (-not $item.IsReadOnly) { Problem "${name}: $($e.path) is not read-only" }
         }
         default { }  # symlinks show as their targets; specials as empty files
       }
@@ -159,20 +159,20 @@ foreach ($name in $Images) {
     $first = Get-Content $ref -Encoding UTF8 | ForEach-Object { $_ | ConvertFrom-Json } | Where-Object { $_.type -eq "file" } | Select-Object -First 1
     if ($first) {
       $upper = Join-Path "$letter\" (($first.path -replace "/", "\").ToUpperInvariant())
-      if (-not (Test-Path -LiteralPath $upper)) { Problem "$name: case-insensitive lookup of $upper failed" }
+      if (-not (Test-Path -LiteralPath $upper)) { Problem "${name}: case-insensitive lookup of $upper failed" }
     }
     # Read-only volume.
-    try { Set-Content -LiteralPath "$letter\isomount-write-test.txt" -Value "x" -ErrorAction Stop; Problem "$name: a write succeeded" } catch { }
+    try { Set-Content -LiteralPath "$letter\isomount-write-test.txt" -Value "x" -ErrorAction Stop; Problem "${name}: a write succeeded" } catch { }
     Write-Host "   $files files (size, sha256, mtime, read-only) and $dirs directories checked on $letter"
   } finally {
     $rc = Send-CtrlC $proc.Id
     if (-not $proc.WaitForExit(15000)) {
-      Problem "$name: Ctrl-C did not stop the mount (helper rc $rc); ending the process"
+      Problem "${name}: Ctrl-C did not stop the mount (helper rc $rc); ending the process"
       Stop-Process -Id $proc.Id -Force
       $proc.WaitForExit(15000) | Out-Null
     }
     Start-Sleep -Milliseconds 500
-    if (Test-Path "$letter\") { Problem "$name: $letter still mounted after the mount process ended" }
+    if (Test-Path "$letter\") { Problem "${name}: $letter still mounted after the mount process ended" }
   }
 }
 if ($script:failed) { Write-Host "windows-runner: DIFFERENCES FOUND"; exit 1 }
