@@ -197,7 +197,6 @@ pub fn serve(
         log::warn!("cannot catch Ctrl-C ({e}); stop the process to unmount");
     }
     if let Err(e) = host.start_with_threads(threads.max(1)) {
-        host.unmount();
         return Err(io_error("cannot start the WinFsp dispatcher", e));
     }
     ready(&shown);
@@ -207,8 +206,9 @@ pub fn serve(
         stop = cv.wait(stop).unwrap_or_else(|p| p.into_inner());
     }
     drop(stop);
-    host.stop();
-    host.unmount();
+    // Dropping the host removes the mount point, stops the dispatcher and
+    // deletes the file system (winfsp-rs does it in that order).
+    drop(host);
     DONE.store(true, Ordering::SeqCst);
     Ok(())
 }
