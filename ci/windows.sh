@@ -94,7 +94,7 @@ cp "$work/bcryptprimitives.dll" "$WINEPREFIX/drive_c/windows/system32/"
 
 step "unit tests under Wine"
 export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=wine
-cargo test --locked --target "$T" -p winfsp-backend --lib
+cargo test --locked --target "$T" -p winfsp-backend --lib --tests
 cargo test --locked --target "$T" -p isomount --bin isomount
 unset CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER
 
