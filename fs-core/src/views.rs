@@ -112,7 +112,9 @@ pub struct ViewReport {
 
 /// Summarises every view in `views` and, on a bridge image, compares the UDF
 /// tree with the richest ISO 9660 view.
-pub(crate) fn report(src: &Arc<dyn ReadAt>, views: &[View]) -> ViewReport {
+/// `shown` is the view in use: when it is an ISO 9660 view it is the one
+/// compared, else the richest ISO 9660 view is.
+pub(crate) fn report(src: &Arc<dyn ReadAt>, views: &[View], shown: View) -> ViewReport {
     let mut out = ViewReport::default();
     let mut opened: Vec<(View, Box<dyn Format>)> = Vec::new();
     for &view in views {
@@ -125,7 +127,10 @@ pub(crate) fn report(src: &Arc<dyn ReadAt>, views: &[View]) -> ViewReport {
         out.views.push(ViewSummary { view, root_entries });
     }
     let udf = opened.iter().position(|(v, _)| *v == View::Udf);
-    let iso = opened.iter().position(|(v, _)| *v != View::Udf);
+    let iso = opened
+        .iter()
+        .position(|(v, _)| *v == shown && *v != View::Udf)
+        .or_else(|| opened.iter().position(|(v, _)| *v != View::Udf));
     if let (Some(u), Some(i)) = (udf, iso) {
         out.notes = compare(&*opened[u].1, &*opened[i].1, opened[i].0);
     }
