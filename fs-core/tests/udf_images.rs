@@ -91,60 +91,6 @@ fn walk(vol: &Volume, max_read: u64) -> BTreeMap<String, Seen> {
     out
 }
 
-/// Prints the tree of the image in `$UDF_IMAGE` as tab-separated lines
-/// (path, type, size, mode, nlink, uid, gid, mtime, sha256, target, hidden,
-/// inode), after the volume info: an aid for checking fixtures by hand.
-#[test]
-#[ignore]
-fn dump_env_image() {
-    use sha2::{Digest, Sha256};
-    let Ok(p) = std::env::var("UDF_IMAGE") else {
-        return;
-    };
-    let vol = open_udf(Path::new(&p));
-    println!("{:?}", vol.info());
-    let mut stack = vec![(vol.root(), String::new())];
-    while let Some((id, prefix)) = stack.pop() {
-        let dir = vol.read_dir(id).expect("read_dir");
-        for pr in dir.problems() {
-            println!("PROBLEM\t{prefix}\t{pr}");
-        }
-        for e in dir.entries() {
-            let path = format!("{prefix}{}", e.name);
-            let node = vol.node(e.id).unwrap();
-            let a = node.attr();
-            let mut sha = String::new();
-            if a.kind == FileType::Regular {
-                let mut h = Sha256::new();
-                let mut off = 0u64;
-                let mut buf = vec![0u8; 1 << 20];
-                while off < a.size {
-                    let n = vol.read(e.id, off, &mut buf).expect("read");
-                    h.update(&buf[..n]);
-                    off += n as u64;
-                }
-                sha = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-            }
-            println!(
-                "{path}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{sha}\t{}\t{}\t{}",
-                a.kind.as_str(),
-                a.size,
-                a.mode,
-                a.nlink,
-                a.uid,
-                a.gid,
-                a.mtime.secs,
-                node.link_target().unwrap_or(""),
-                a.hidden,
-                a.inode
-            );
-            if a.kind == FileType::Directory {
-                stack.push((e.id, format!("{path}/")));
-            }
-        }
-    }
-}
-
 // ---------------------------------------------------------------- tools
 
 fn run(cmd: &mut Command) -> String {
