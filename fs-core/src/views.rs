@@ -32,11 +32,13 @@ pub(crate) fn open_format(
     src: Arc<dyn ReadAt>,
     want: Option<View>,
 ) -> Result<(Box<dyn Format>, VolumeInfo)> {
+    let mut udf_error = None;
     let udf = match crate::udf::open(Arc::clone(&src)) {
         Ok(udf) => udf,
         Err(e) if want == Some(View::Udf) => return Err(e),
         Err(e) => {
             log::warn!("the UDF side of the image cannot be read ({e}); trying ISO 9660");
+            udf_error = Some(e);
             None
         }
     };
@@ -55,7 +57,14 @@ pub(crate) fn open_format(
             info.views = merged_views(true, iso_views(&src));
             Ok((format, info))
         }
-        (None, None) => crate::iso9660::open(src, None),
+        (None, None) => match crate::iso9660::open(src, None) {
+            // A UDF image whose UDF side is broken and which has no ISO 9660
+            // side: the UDF error says what is wrong, "no CD001" would not.
+            Err(Error::NotRecognized(_)) if udf_error.is_some() => {
+                Err(udf_error.unwrap_or(Error::NotRecognized(String::new())))
+            }
+            other => other,
+        },
     }
 }
 
