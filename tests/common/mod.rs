@@ -283,18 +283,26 @@ pub fn isomount(args: &[&std::ffi::OsStr]) -> std::process::Output {
 /// genisoimage, mkudffs + udfclient, ci/udf_writer.py, each checked with
 /// 7-Zip, udfclient or udfinfo), built once per test binary.
 pub fn udf_fixtures() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| build_udf_fixtures(false))
+    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    match DIR.get_or_init(|| build_udf_fixtures(false)) {
+        Ok(p) => p,
+        Err(e) => panic!("{e}"),
+    }
 }
 
 /// `bigbridge.iso` (a 4 GiB + 1 MiB file on a UDF bridge), built once per
 /// test binary; writes ~4.3 GB.
 pub fn udf_big_fixtures() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| build_udf_fixtures(true))
+    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    match DIR.get_or_init(|| build_udf_fixtures(true)) {
+        Ok(p) => p,
+        Err(e) => panic!("{e}"),
+    }
 }
 
-fn build_udf_fixtures(big: bool) -> PathBuf {
+/// Builds once; a failure is remembered so every test reports it without
+/// running the (slow) script again.
+fn build_udf_fixtures(big: bool) -> Result<PathBuf, String> {
     let exe = std::env::current_exe().expect("test binary path");
     let tag = exe
         .file_stem()
@@ -311,15 +319,20 @@ fn build_udf_fixtures(big: bool) -> PathBuf {
     if big {
         cmd.arg("--big");
     }
-    let out = cmd.arg(&dir).output().expect("run ci/udf-fixtures.sh");
-    assert!(
-        out.status.success(),
-        "ci/udf-fixtures.sh failed (are genisoimage, udftools, udfclient and 7z installed? \
-         `bash ci/install-deps.sh` installs them):\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    dir
+    let out = cmd
+        .arg(&dir)
+        .output()
+        .map_err(|e| format!("cannot run ci/udf-fixtures.sh: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "ci/udf-fixtures.sh failed ({}; are genisoimage, udftools, udfclient and 7z \
+             installed? `bash ci/install-deps.sh` installs them):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(dir)
 }
 
 /// One entry of a `7z l -slt` listing: directory flag and size (files).
