@@ -42,12 +42,16 @@
 #                 ci/udf_writer.py: UDF 2.50/2.60 with a metadata partition
 #                 (mkudffs 2.3 refuses revisions above 2.01 for random-access
 #                 media and writes no metadata partition for the write-once
-#                 ones). Symlinks, hard links, setuid/sticky, a sparse file,
-#                 a file whose allocation descriptors continue in allocation
-#                 extent descriptors, 3,000 entries, 8- and 16-bit CS0 names.
-#                 Checked with 7z l AND 7z x (contents), since the writer is
-#                 ours. NAME.map.json gives byte offsets of structures for
-#                 tests/udf_corrupt.rs.
+#                 ones). Hard links, setuid/sticky, ICB-embedded data, 3,000
+#                 entries, 8- and 16-bit CS0 names. Checked with 7z l AND 7z x
+#                 (contents, mtimes), since the writer is ours. NAME.map.json
+#                 gives byte offsets of structures for tests/udf_corrupt.rs.
+#   udfextra.img  the same tree plus what 7-Zip cannot read (it rejects an
+#                 image holding a symlink, does not follow allocation extent
+#                 descriptors, refuses not-recorded extents): symlinks, a file
+#                 whose allocation descriptors continue in AEDs, a sparse
+#                 file. Checked with udfclient (mget; symlink components
+#                 decoded and compared) and udfinfo.
 #   badmeta.img   udf250's tree with the main metadata file's entry damaged
 #                 (reader must use the mirror). 7-Zip reads only the main
 #                 metadata file, so its twin udf250.img is listed instead, and
