@@ -4,20 +4,33 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use anyhow::Result;
-use fs_core::{Timestamp, Volume};
+use fs_core::{Timestamp, ViewReport, Volume};
 use serde_json::{Value, json};
 
 fn date(t: Option<Timestamp>) -> Value {
     t.map_or(Value::Null, |t| json!(t.to_rfc3339()))
 }
 
-/// The `info --json` object (shape in the contract).
-pub fn to_json(vol: &Volume) -> Value {
+/// The `info --json` object (shape in the README).
+pub fn to_json(vol: &Volume, report: &ViewReport) -> Value {
     let i = vol.info();
     let stats = vol.cache_stats();
     let ids: BTreeMap<&str, &str> = i.ids.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let extra: BTreeMap<&str, &str> = i.extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut extra: BTreeMap<&str, &str> = i.extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    extra.extend(report.notes.iter().map(|(k, v)| (*k, v.as_str())));
+    // Root entry count per view; null for a view that cannot be listed.
+    let view_roots: BTreeMap<&str, Value> = report
+        .views
+        .iter()
+        .map(|s| {
+            (
+                s.view.as_str(),
+                s.root_entries.as_ref().map_or(Value::Null, |n| json!(n)),
+            )
+        })
+        .collect();
     json!({
+        "view_roots": view_roots,
         "format": i.format,
         "view": vol.view().as_str(),
         "views": i.views.iter().map(|v| v.as_str()).collect::<Vec<_>>(),
@@ -37,12 +50,20 @@ pub fn to_json(vol: &Volume) -> Value {
 
 /// Prints the facts about `vol`.
 pub fn run(vol: &Volume, json: bool, out: &mut impl Write) -> Result<()> {
+    let report = vol.view_report();
     if json {
-        writeln!(out, "{}", to_json(vol))?;
+        writeln!(out, "{}", to_json(vol, &report))?;
         return Ok(());
     }
     let i = vol.info();
-    let views: Vec<&str> = i.views.iter().map(|v| v.as_str()).collect();
+    let views: Vec<String> = report
+        .views
+        .iter()
+        .map(|s| match &s.root_entries {
+            Ok(n) => format!("{} ({n} root entries)", s.view),
+            Err(e) => format!("{} (unreadable: {e})", s.view),
+        })
+        .collect();
     let date = |t: Option<Timestamp>| t.map_or_else(|| "-".to_string(), Timestamp::to_rfc3339);
     let mut rows: Vec<(String, String)> = vec![
         ("Format".into(), i.format.clone()),
@@ -50,7 +71,7 @@ pub fn run(vol: &Volume, json: bool, out: &mut impl Write) -> Result<()> {
         ("Views".into(), views.join(", ")),
         ("Label".into(), i.label.clone()),
     ];
-    rows.extend(i.ids.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    rows.extend(i.ids.iter().map(|(k, v)| (human(k), v.clone())));
     rows.extend([
         ("Block size".into(), i.block_size.to_string()),
         ("Volume blocks".into(), i.volume_blocks.to_string()),
@@ -61,6 +82,7 @@ pub fn run(vol: &Volume, json: bool, out: &mut impl Write) -> Result<()> {
         ("Effective".into(), date(i.effective)),
     ]);
     rows.extend(i.extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    rows.extend(report.notes.iter().map(|(k, v)| (k.to_string(), v.clone())));
     let width = rows
         .iter()
         .map(|(k, _)| k.chars().count())
@@ -71,4 +93,14 @@ pub fn run(vol: &Volume, json: bool, out: &mut impl Write) -> Result<()> {
         writeln!(out, "{:<width$} {v}", format!("{k}:"), width = width)?;
     }
     Ok(())
+}
+
+/// `data_preparer_id` → `Data preparer id`, for the text output.
+fn human(key: &str) -> String {
+    let spaced = key.replace('_', " ");
+    let mut chars = spaced.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => spaced,
+    }
 }

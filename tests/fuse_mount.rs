@@ -348,17 +348,7 @@ fn a_broken_file_gives_eio_and_the_mount_stays_up() {
         return;
     }
     let mut img = fs::read(fixtures().join("rr.iso")).unwrap();
-    let name = b"HELLO.TXT;1";
-    let pos = img
-        .windows(name.len())
-        .enumerate()
-        .find(|(i, w)| *w == name && *i >= 33 && usize::from(img[i - 1]) == name.len())
-        .map(|(i, _)| i)
-        .expect("record");
-    let rec = pos - 33;
-    let lba: u32 = 0x00F0_0000;
-    img[rec + 2..rec + 6].copy_from_slice(&lba.to_le_bytes());
-    img[rec + 6..rec + 10].copy_from_slice(&lba.to_be_bytes());
+    common::point_record_past_end(&mut img, b"HELLO.TXT;1");
     let tmp = tempfile::tempdir().unwrap();
     let p = tmp.path().join("pastend.iso");
     fs::write(&p, &img).unwrap();

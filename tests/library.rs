@@ -326,26 +326,10 @@ fn truncated_images_fail_cleanly() {
     }
 }
 
-/// Finds the primary-tree directory record whose file identifier is `name`
-/// (e.g. `HELLO.TXT;1`) by its bytes; returns the record's offset.
-fn find_record(img: &[u8], name: &[u8]) -> usize {
-    let pos = img
-        .windows(name.len())
-        .enumerate()
-        .find(|(i, w)| *w == name && *i >= 33 && usize::from(img[i - 1]) == name.len())
-        .map(|(i, _)| i)
-        .expect("record in image");
-    pos - 33
-}
-
 #[test]
 fn a_record_pointing_past_the_end_fails_only_that_file() {
     let mut img = std::fs::read(fixtures().join("rr.iso")).unwrap();
-    let rec = find_record(&img, b"HELLO.TXT;1");
-    // Extent location, both-endian (ECMA-119 9.1.3): far past the end.
-    let lba: u32 = 0x00F0_0000;
-    img[rec + 2..rec + 6].copy_from_slice(&lba.to_le_bytes());
-    img[rec + 6..rec + 10].copy_from_slice(&lba.to_be_bytes());
+    common::point_record_past_end(&mut img, b"HELLO.TXT;1");
     let tmp = tempfile::tempdir().unwrap();
     let p = tmp.path().join("pastend.iso");
     std::fs::write(&p, &img).unwrap();

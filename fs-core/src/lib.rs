@@ -6,6 +6,8 @@
 //!   that many threads can issue at once).
 //! * [`cache`]: a bounded, sharded LRU block cache.
 //! * [`iso9660`]: ECMA-119 with Joliet and Rock Ridge (IEEE P1282 / SUSP).
+//! * [`udf`]: ECMA-167 / OSTA UDF.
+//! * [`views`]: which tree of an image is shown, and how the trees compare.
 //! * [`Volume`]: the one API the backends and the CLI use: lazily listed
 //!   directories indexed by name, stable node ids, reads at any offset.
 //!
@@ -19,9 +21,12 @@ pub mod format;
 pub mod iso9660;
 pub mod node;
 pub mod source;
+pub mod udf;
+pub mod views;
 pub mod volume;
 
 pub use error::{Error, Location, Result};
 pub use format::{View, VolumeInfo};
 pub use node::{Attributes, DeviceNumber, Extent, FileData, FileType, NodeId, Timestamp};
+pub use views::{ViewReport, ViewSummary};
 pub use volume::{DirEntry, Directory, Node, OpenOptions, Volume};

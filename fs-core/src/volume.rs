@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::format::{Format, NodeInfo, View, VolumeInfo};
 use crate::node::{Attributes, Extent, FileData, FileType, NodeId};
 use crate::source::{FileSource, ReadAt};
+use crate::views::ViewReport;
 
 /// Most symbolic links followed while resolving one path (as Linux's `ELOOP`).
 const MAX_SYMLINK_HOPS: usize = 40;
@@ -190,8 +191,25 @@ impl Volume {
             opts.cache_bytes,
         ));
         let meta_src: Arc<dyn ReadAt> = meta.clone();
-        let (format, info) = crate::iso9660::open(meta_src, opts.view)?;
-        Volume::with_format(format, info, source, meta, opts)
+        let (format, info) = crate::views::open_format(meta_src, opts.view)?;
+        let vol = Volume::with_format(format, info, source, meta, opts)?;
+        if vol.view() != View::Udf && vol.info.views.contains(&View::Udf) {
+            // A forced ISO 9660 view of a bridge disc: say where it misleads.
+            for (what, note) in vol.view_report().notes {
+                log::warn!("--view {}: {what}: {note}", vol.view());
+            }
+        }
+        Ok(vol)
+    }
+
+    /// Every view of the image with its root entry count and, on a UDF
+    /// bridge image, where the UDF and ISO 9660 trees disagree (a stub ISO
+    /// 9660 side, files whose sizes differ). Reads the other views' root
+    /// directories and walks both trees (bounded), so it is meant for `info`,
+    /// not for every open.
+    pub fn view_report(&self) -> ViewReport {
+        let src: Arc<dyn ReadAt> = self.meta.clone();
+        crate::views::report(&src, &self.info.views)
     }
 
     /// Builds a volume over a format reader that the caller opened itself

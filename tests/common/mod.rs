@@ -277,6 +277,23 @@ pub fn isomount(args: &[&std::ffi::OsStr]) -> std::process::Output {
         .expect("run isomount")
 }
 
+/// Finds the primary-tree directory record whose file identifier is `name`
+/// (e.g. `HELLO.TXT;1`) by its bytes and points its extent (ECMA-119 9.1.3,
+/// both-endian) far past the end of the image: a record a hostile or
+/// damaged image could hold.
+pub fn point_record_past_end(img: &mut [u8], name: &[u8]) {
+    let pos = img
+        .windows(name.len())
+        .enumerate()
+        .find(|(i, w)| *w == name && *i >= 33 && usize::from(img[i - 1]) == name.len())
+        .map(|(i, _)| i)
+        .expect("record in image");
+    let rec = pos - 33;
+    let lba: u32 = 0x00F0_0000;
+    img[rec + 2..rec + 6].copy_from_slice(&lba.to_le_bytes());
+    img[rec + 6..rec + 10].copy_from_slice(&lba.to_be_bytes());
+}
+
 // ---------------------------------------------------------------- UDF
 
 /// A directory holding the small UDF fixtures (`ci/udf-fixtures.sh`:

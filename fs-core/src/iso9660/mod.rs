@@ -20,7 +20,6 @@ mod directory;
 mod directory_record;
 mod joliet;
 mod rock_ridge;
-// `susp::entries` is contract API the reader itself does not call.
 mod susp;
 mod volume_descriptor;
 
