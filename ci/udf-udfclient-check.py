@@ -29,11 +29,13 @@ def decode_components(raw):
         kind, n = raw[pos], raw[pos + 1]
         ident = raw[pos + 4 : pos + 4 + n]
         pos += 4 + n
-        if kind == 1:
+        # ECMA-167 table 4/14.16.1.1: 1 (no identifier) and 2 the root,
+        # 3 the parent, 4 the current directory, 5 a name.
+        if kind in (1, 2):
             root = True
-        elif kind == 2:
-            parts.append("..")
         elif kind == 3:
+            parts.append("..")
+        elif kind == 4:
             parts.append(".")
         elif kind == 5:
             if ident[:1] == b"\x08":

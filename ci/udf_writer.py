@@ -199,21 +199,24 @@ def build(args):
     # ---- file data in the physical partition, after the metadata extents
     # (sized below); collect data first to know the metadata size.
     def symlink_data(target):
+        """Path components (ECMA-167 4/14.16.1, table 4/14.16.1.1): type 2
+        the root directory, 3 the parent (".."), 4 the current ("."), 5 a
+        named component."""
         out = b""
         parts = target.split("/")
         if target.startswith("/"):
-            out += struct.pack("<BBH", 1, 0, 0)
+            out += struct.pack("<BBH", 2, 0, 0)
             parts = parts[1:]
         for p in parts:
-            if p in ("", "."):
-                if p == ".":
-                    out += struct.pack("<BBH", 3, 0, 0)
+            if p == "":
                 continue
-            if p == "..":
-                out += struct.pack("<BBH", 2, 0, 0)
-                continue
-            ident = cs0(p)
-            out += struct.pack("<BBH", 5, len(ident), 0) + ident
+            if p == ".":
+                out += struct.pack("<BBH", 4, 0, 0)
+            elif p == "..":
+                out += struct.pack("<BBH", 3, 0, 0)
+            else:
+                ident = cs0(p)
+                out += struct.pack("<BBH", 5, len(ident), 0) + ident
         return out
 
     def fid(name, node, parent_flag=False, hidden=False):
