@@ -5,14 +5,16 @@ writer image 7-Zip cannot open: 7-Zip rejects the whole image when it meets
 a symbolic link (file type 12) and does not follow allocation extent
 descriptors or read not-recorded extents.
 
-usage: udf-udfclient-check.py IMAGE REF VOLUME_DIR
+usage: udf-udfclient-check.py IMAGE REF VOLUME_DIR [--skip PATH]...
 
 VOLUME_DIR is udfclient's name for the volume ("VSID:VID:LVID:FSID").
 udfclient `mget`s the whole volume; every ASCII-named entry of REF must come
 out: directories as directories, regular files with the same SHA-256,
 symbolic links as files holding the UDF path components (ECMA-167 4/14.16,
 udfclient does not interpret them), decoded here and compared with the
-target. udfclient mangles non-ASCII names, so those paths are skipped.
+target. udfclient mangles non-ASCII names and does not extract entries
+marked hidden, so those paths are skipped, and so is every --skip PATH
+(the caller says why).
 Quiet on success; prints every difference and exits 1 otherwise.
 """
 import hashlib
@@ -47,6 +49,8 @@ def decode_components(raw):
 
 def main():
     image, ref_path, voldir = sys.argv[1:4]
+    rest = sys.argv[4:]
+    skip = {rest[i + 1] for i in range(len(rest) - 1) if rest[i] == "--skip"}
     ref = [json.loads(l) for l in open(ref_path, encoding="utf-8") if l.strip()]
     problems = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -63,7 +67,8 @@ def main():
         checked = 0
         for row in ref:
             path = row["path"]
-            if not path.isascii():
+            name = path.rsplit("/", 1)[-1]
+            if not path.isascii() or name.startswith("hidden") or path in skip:
                 continue
             full = os.path.join(tmp, path)
             if row["type"] == "dir":

@@ -104,10 +104,11 @@ def udf_suffix(rev):
 IMPL = b"\x04\x05"  # implementation identifier suffix: OS class, OS identifier
 
 
-def timestamp(secs):
-    """UDF timestamp (ECMA-167 1/7.3): type 1 (local), offset 0 = UTC."""
-    t = time.gmtime(secs)
-    return struct.pack("<HhBBBBBBBB", 0x1000, t.tm_year, t.tm_mon, t.tm_mday,
+def timestamp(secs, tz=0):
+    """UDF timestamp (ECMA-167 1/7.3): type 1 (local time), `tz` minutes
+    east of UTC (12-bit signed); the fields are local time."""
+    t = time.gmtime(secs + tz * 60)
+    return struct.pack("<HhBBBBBBBB", 0x1000 | (tz & 0xFFF), t.tm_year, t.tm_mon, t.tm_mday,
                        t.tm_hour, t.tm_min, t.tm_sec, 0, 0, 0)
 
 
@@ -188,6 +189,14 @@ def build(args):
     for n in nodes:
         n.lbn = next_meta
         next_meta += 1
+    # Names starting "indirect": the FID points at an indirect entry
+    # (ECMA-167 4/14.7, ICB strategy 4096) that points at the entry.
+    for n in nodes:
+        n.icb = n.lbn
+        if os.path.basename(n.path).startswith("indirect") and n.parent is not None:
+            n.ie_lbn = next_meta
+            n.icb = next_meta
+            next_meta += 1
     uid = 16
     for n in nodes:
         if n is root:
@@ -219,8 +228,15 @@ def build(args):
                 out += struct.pack("<BBH", 5, len(ident), 0) + ident
         return out
 
-    def fid(name, node, parent_flag=False, hidden=False):
+    def fid(name, node, parent_flag=False):
+        """File identifier descriptor (ECMA-167 4/14.4). Names starting
+        "hidden" get the hidden bit; node None is a deleted entry (UDF
+        2.3.4.2: deleted bit, ICB zero)."""
         chars = 0
+        if node is None:
+            body = struct.pack("<HBB", 1, 4, len(cs0(name))) + bytes(16)
+            body += struct.pack("<H", 0) + cs0(name)
+            return body + bytes((4 - (16 + len(body)) % 4) % 4)
         if stat.S_ISDIR(node.st.st_mode):
             chars |= 2
         if parent_flag:
@@ -228,10 +244,10 @@ def build(args):
             ident = b""
         else:
             ident = cs0(name)
-        if hidden:
+        if name and name.startswith("hidden"):
             chars |= 1
         body = struct.pack("<HBB", 1, chars, len(ident))
-        body += long_ad(B, node.lbn, 1, node.uid)
+        body += long_ad(B, node.icb, 1, node.uid)
         body += struct.pack("<H", 0) + ident
         pad = (4 - (16 + len(body)) % 4) % 4
         return body + bytes(pad)
@@ -242,6 +258,9 @@ def build(args):
         if stat.S_ISDIR(n.st.st_mode):
             parent = n.parent or n
             parts = [(None, parent, True)] + [(name, c, False) for name, c in n.children]
+            if n is root:
+                # A deleted entry: readers must not list it.
+                parts.insert(1, ("deleted.txt", None, False))
             dir_streams[id(n)] = parts
 
     # Embedded capacity of an EFE block.
@@ -411,14 +430,16 @@ def build(args):
     mput(1, tag(8, bytes(496), 1))
 
     def efe(n, lbn, file_type, ad_type, ads_or_data, info_len, recorded, flags_extra=0,
-            part=1, links=None, uid=0, gid=0, mode=0o755, mtime=now, unique=0):
+            part=1, links=None, uid=0, gid=0, mode=0o755, mtime=now, unique=0, tz=0,
+            strategy=4):
         st_flags = ad_type | flags_extra
-        icb = struct.pack("<IHHHBB", 0, 4, 0, 1, 0, file_type) + struct.pack("<IH", 0, 0)
+        icb = struct.pack("<IHHHBB", 0, strategy, 0, 1 if strategy == 4 else 2, 0, file_type)
+        icb += struct.pack("<IH", 0, 0)
         icb += struct.pack("<H", st_flags)
         body = icb + struct.pack("<III", uid, gid, perms(mode))
         body += struct.pack("<HBBI", links if links is not None else 1, 0, 0, 0)
         body += struct.pack("<QQQ", info_len, info_len, recorded)
-        body += timestamp(mtime) * 4
+        body += timestamp(mtime, tz) * 4
         body += struct.pack("<II", 1, 0) + bytes(16) + bytes(16)
         body += regid("*isomount udf_writer", IMPL)
         body += struct.pack("<QII", unique, 0, len(ads_or_data)) + ads_or_data
@@ -434,8 +455,16 @@ def build(args):
             flags |= 1 << 7
         if m & stat.S_ISVTX:
             flags |= 1 << 8
+        base = os.path.basename(n.path)
         common = dict(uid=st.st_uid, gid=st.st_gid, mode=m & 0o777, mtime=int(st.st_mtime),
-                      unique=n.uid)
+                      unique=n.uid, tz=60 if base.startswith("tz-") else 0,
+                      strategy=4096 if n.icb != n.lbn else 4)
+        if n.icb != n.lbn:
+            ie = struct.pack("<IHHHBB", 0, 4096, 0, 2, 0, 3) + struct.pack("<IHH", 0, 0, 0)
+            ie += long_ad(B, n.lbn, 1)
+            mput(n.ie_lbn, tag(259, ie, n.ie_lbn))
+            mapinfo.setdefault("indirect", {})[os.path.relpath(n.path, tree)] = (
+                PART_START + meta_ext_rel + n.ie_lbn) * B
         if stat.S_ISDIR(m):
             subdirs = sum(1 for _, c in n.children if stat.S_ISDIR(c.st.st_mode))
             links = 1 + subdirs

@@ -658,3 +658,59 @@ fn forced_udf_view_on_an_iso_only_image_fails_clearly() {
     let vol = open(&udf_fixtures().join("win7.iso"), Some(View::Udf));
     assert_eq!(vol.view(), View::Udf);
 }
+
+#[test]
+fn node_ids_are_file_entry_offsets_and_hidden_entries_are_marked() {
+    // The writer's map gives the byte offset of every (extended) file
+    // entry; the contract makes that the node id (after indirect entries).
+    for name in ["udf250", "udfextra"] {
+        let dir = udf_fixtures();
+        let m: Value = serde_json::from_str(
+            &fs::read_to_string(dir.join(format!("{name}.map.json"))).unwrap(),
+        )
+        .unwrap();
+        let vol = open(&dir.join(format!("{name}.img")), None);
+        let mut wrong = Vec::new();
+        for (path, offset) in m["efe"].as_object().unwrap() {
+            let node = if path.is_empty() {
+                vol.node(vol.root()).unwrap()
+            } else {
+                vol.resolve(path, false)
+                    .unwrap_or_else(|e| panic!("{name}: {path}: {e}"))
+            };
+            if node.id().0 != offset.as_u64().unwrap() {
+                wrong.push(format!("{path}: id {} != entry at {offset}", node.id().0));
+            }
+        }
+        assert!(wrong.is_empty(), "{name}:\n{}", wrong.join("\n"));
+        let hidden = vol.resolve("hidden.txt", false).unwrap();
+        assert!(
+            hidden.attr().hidden,
+            "{name}: hidden.txt has the FID hidden bit"
+        );
+        assert!(!vol.resolve("hello.txt", false).unwrap().attr().hidden);
+        assert!(
+            vol.resolve("deleted.txt", false).is_err(),
+            "{name}: a deleted FID is not listed"
+        );
+    }
+    let vol = open(&udf_fixtures().join("udfextra.img"), None);
+    let n = vol
+        .resolve("indirect.txt", false)
+        .expect("entry behind an indirect entry");
+    assert_eq!(
+        sha256_hex(&read_all(&vol, n.id(), n.attr().size)),
+        ref_of("udfextra.img")["indirect.txt"]["sha256"]
+            .as_str()
+            .unwrap()
+    );
+    // `ls --json` carries the hidden flag too.
+    let out = run(&[
+        OsStr::new("stat"),
+        OsStr::new("--json"),
+        udf_fixtures().join("udf250.img").as_os_str(),
+        OsStr::new("/hidden.txt"),
+    ]);
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["hidden"], true, "{v}");
+}
