@@ -33,11 +33,14 @@
 #                 so these trees are small and ASCII. Thousands of entries,
 #                 16-bit CS0, symlinks and hard links are in win7.iso and in
 #                 the ci/udf_writer.py images.
-#   sparable.img  mkudffs --media-type=cdrw (type 2 sparable partition map)
+#   sparable.img  mkudffs --media-type=cdrw (type 2 sparable partition map),
+#                 populated by udfclient with the udf1xx tree; checked with
+#                 udfinfo's counts and udfclient reading it back (7-Zip
+#                 cannot open sparable partitions).
 #   vat.img       mkudffs --media-type=cdr (virtual partition, VAT)
 #   bdr.img       mkudffs --media-type=bdr (UDF 2.50 VAT)
-#                 udfclient writes nothing into these three (it reports the
-#                 disc full at once), so they hold an empty root.
+#                 udfclient cannot write through a virtual partition, so
+#                 these hold an empty root (udfinfo: 0 files, 1 directory).
 #   udf250.img udf260.img
 #                 ci/udf_writer.py: UDF 2.50/2.60 with a metadata partition
 #                 (mkudffs 2.3 refuses revisions above 2.01 for random-access
@@ -272,25 +275,37 @@ for rev in 1.02 1.50 2.01; do
   check7z "$name"
 done
 
+# sparable.img: udfclient writes into a sparable partition (a small tree:
+# its "discs full" accounting allows little more). It cannot write into a
+# virtual partition ("get lbs from virtual partition mapping not implemented
+# yet"), so vat.img and bdr.img hold an empty root.
+mkudf sparable ISOMOUNT_SPARABLE 32768 --media-type=cdrw
+populate "$out/sparable.img" ISOMOUNT_SPARABLE "$u"
+ref "$u" sparable --no-mtime
 empty="$work/empty"
 mkdir -p "$empty"
-mkudf sparable ISOMOUNT_SPARABLE 32768 --media-type=cdrw
 mkudf vat ISOMOUNT_VAT 32768 --media-type=cdr
 mkudf bdr ISOMOUNT_BDR 32768 --media-type=bdr
+ref "$empty" vat
+ref "$empty" bdr
 # 7-Zip opens neither sparable nor virtual partitions ("Unsupported
-# feature"): udfinfo (udftools) is the independent reader for these.
+# feature"): udfinfo (udftools) counts the files and directories, and
+# udfclient reads sparable.img's contents back.
 for name in sparable vat bdr; do
-  ref "$empty" "$name"
   udfinfo "$out/$name.img" >"$out/$name.udfinfo.txt" 2>"$work/udfinfo.err" || {
     cat "$work/udfinfo.err" >&2
     exit 1
   }
-  grep -qx 'numfiles=0' "$out/$name.udfinfo.txt" && grep -qx 'numdirs=1' "$out/$name.udfinfo.txt" || {
-    echo "$name.img: udfinfo does not see an empty root:" >&2
+  files=$(grep -c '"type": "file"' "$out/$name.ref.jsonl" || true)
+  dirs=$(($(grep -c '"type": "dir"' "$out/$name.ref.jsonl" || true) + 1))
+  grep -qx "numfiles=$files" "$out/$name.udfinfo.txt" && grep -qx "numdirs=$dirs" "$out/$name.udfinfo.txt" || {
+    echo "$name.img: udfinfo does not count $files files and $dirs directories:" >&2
     cat "$out/$name.udfinfo.txt" >&2
     exit 1
   }
 done
+python3 "$here/udf-udfclient-check.py" "$out/sparable.img" "$out/sparable.ref.jsonl" \
+  "0123456789abcdefISOMOUNT_SPARABLE:ISOMOUNT_SPARABLE:ISOMOUNT_SPARABLE:ISOMOUNT_SPARABLE"
 
 # badvds.img: the main VDS logical volume descriptor fails its CRC.
 cp "$out/udf201.img" "$out/badvds.img"
