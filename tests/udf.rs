@@ -30,7 +30,7 @@ const FIXTURES: &[(&str, &str)] = &[
     ("udf102.img", "mkudffs 1.02 + udfclient"),
     ("udf150.img", "mkudffs 1.50 + udfclient"),
     ("udf201.img", "mkudffs 2.01 + udfclient"),
-    ("sparable.img", "mkudffs cdrw: sparable partition + udfclient"),
+    ("sparable.img", "mkudffs cdrw (sparable) + udfclient"),
     ("vat.img", "mkudffs cdr: VAT, empty"),
     ("bdr.img", "mkudffs bdr: UDF 2.50 VAT, empty"),
     ("udf250.img", "udf_writer 2.50 metadata partition"),
