@@ -37,7 +37,9 @@
 #                 populated by udfclient with the udf1xx tree; checked with
 #                 udfinfo's counts and udfclient reading it back (7-Zip
 #                 cannot open sparable partitions).
-#   vat.img       mkudffs --media-type=cdr (virtual partition, VAT)
+#   vat.img       mkudffs --media-type=cdr (virtual partition, VAT, 2.01 form)
+#   vat150.img    mkudffs --media-type=cdr --udfrev=1.50 (the UDF 1.50 VAT:
+#                 a file entry of type 0 ending in "*UDF Virtual Alloc Tbl")
 #   bdr.img       mkudffs --media-type=bdr (UDF 2.50 VAT)
 #                 udfclient cannot write through a virtual partition, so
 #                 these hold an empty root (udfinfo: 0 files, 1 directory).
@@ -285,13 +287,15 @@ ref "$u" sparable --no-mtime
 empty="$work/empty"
 mkdir -p "$empty"
 mkudf vat ISOMOUNT_VAT 32768 --media-type=cdr
+mkudf vat150 ISOMOUNT_VAT150 32768 --media-type=cdr --udfrev=1.50
 mkudf bdr ISOMOUNT_BDR 32768 --media-type=bdr
 ref "$empty" vat
+ref "$empty" vat150
 ref "$empty" bdr
 # 7-Zip opens neither sparable nor virtual partitions ("Unsupported
 # feature"): udfinfo (udftools) counts the files and directories, and
 # udfclient reads sparable.img's contents back.
-for name in sparable vat bdr; do
+for name in sparable vat vat150 bdr; do
   udfinfo "$out/$name.img" >"$out/$name.udfinfo.txt" 2>"$work/udfinfo.err" || {
     cat "$work/udfinfo.err" >&2
     exit 1

@@ -32,6 +32,7 @@ const FIXTURES: &[(&str, &str)] = &[
     ("udf201.img", "mkudffs 2.01 + udfclient"),
     ("sparable.img", "mkudffs cdrw (sparable) + udfclient"),
     ("vat.img", "mkudffs cdr: VAT, empty"),
+    ("vat150.img", "mkudffs cdr 1.50: the 1.50 VAT form, empty"),
     ("bdr.img", "mkudffs bdr: UDF 2.50 VAT, empty"),
     ("udf250.img", "udf_writer 2.50 metadata partition"),
     ("udf260.img", "udf_writer 2.60 metadata partition"),
@@ -185,7 +186,13 @@ fn our_listing_agrees_with_7zip() {
     // udfclient by
     // ci/udf-fixtures.sh instead. For badvds/badmeta the listing is of the
     // undamaged twin (7-Zip has no fallback), which ours must equal.
-    let no_7z = ["sparable.img", "vat.img", "bdr.img", "udfextra.img"];
+    let no_7z = [
+        "sparable.img",
+        "vat.img",
+        "vat150.img",
+        "bdr.img",
+        "udfextra.img",
+    ];
     for_each_fixture("7-Zip comparison", |image, path| {
         if no_7z.contains(&image) {
             return;
@@ -330,6 +337,7 @@ fn partition_types_are_reported() {
     for (image, want) in [
         ("sparable.img", "sparable"),
         ("vat.img", "virtual"),
+        ("vat150.img", "virtual"),
         ("bdr.img", "virtual"),
         ("udf250.img", "metadata"),
         ("udf201.img", "physical"),
@@ -343,7 +351,7 @@ fn partition_types_are_reported() {
             .map(|(_, v)| v.to_lowercase())
             .unwrap_or_else(|| panic!("{image}: no \"Partition maps\" in {:?}", vol.info().extra));
         assert!(maps.contains(want), "{image}: {maps:?} lacks {want}");
-        if ["vat.img", "bdr.img"].contains(&image) {
+        if ["vat.img", "vat150.img", "bdr.img"].contains(&image) {
             assert!(vol.read_dir(vol.root()).unwrap().is_empty(), "{image}");
         }
     }
