@@ -568,7 +568,10 @@ def build(args):
 
     if args.damage_main_metadata:
         off = mapinfo["metadata_fe"]
-        img[off + 100] ^= 0xFF  # inside the body: the CRC no longer matches
+        # The CRC no longer matches, and a reader that used the entry anyway
+        # would find the metadata extent 0xA5 blocks off (short_ad position).
+        img[off + 100] ^= 0xFF
+        img[off + 216 + 4] ^= 0xA5
 
     with open(args.image, "wb") as f:
         f.write(img)
@@ -589,7 +592,10 @@ def damage_main_lvd(path):
             f.seek((loc + i) * B)
             d = bytearray(f.read(B))
             if struct.unpack_from("<H", d, 0)[0] == 6:
-                d[100] ^= 0xFF  # logical volume identifier: CRC breaks
+                # The CRC breaks, and a reader that used the descriptor anyway
+                # would look for the file set descriptor in the wrong block.
+                d[100] ^= 0xFF
+                d[252] ^= 0xA5
                 f.seek((loc + i) * B)
                 f.write(d)
                 return
