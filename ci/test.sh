@@ -11,3 +11,6 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 cargo test --workspace --locked
+# The Windows build: cross-built with mingw, its tests and the CLI run under
+# Wine and compared byte for byte with the Linux build on the same images.
+bash ci/windows.sh

@@ -6,13 +6,27 @@
 //! checked with `symlink_metadata`, files are created with `O_CREAT|O_EXCL|
 //! O_NOFOLLOW` and `--overwrite` removes what is in the way (the link itself,
 //! never its target) before creating.
+//!
+//! On Windows: names are made safe for Windows ([`crate::winname`]: reserved
+//! device names, trailing dots and spaces, `<>:"|?*\`), and each renamed
+//! entry is reported; files are created with `CREATE_NEW` (never through an
+//! existing link); files without any write bit get the read-only attribute;
+//! symbolic links are created when the account may (else skipped with a
+//! warning); FIFOs, device nodes and sockets are skipped; no owners.
 
 use std::collections::HashMap;
+#[cfg(unix)]
 use std::ffi::CString;
-use std::fs::{self, File, FileTimes, Permissions};
+#[cfg(unix)]
+use std::fs::Permissions;
+use std::fs::{self, File, FileTimes};
 use std::io::{self, IsTerminal, Write};
+#[cfg(unix)]
 use std::os::unix::ffi::OsStrExt;
+#[cfg(unix)]
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+#[cfg(windows)]
+use std::os::windows::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -69,6 +83,7 @@ enum Work {
 struct Extractor<'a> {
     vol: &'a Volume,
     opts: ExtractOptions,
+    #[cfg_attr(not(unix), allow(dead_code))]
     as_root: bool,
     /// First path extracted for each shared inode (hard links).
     links: HashMap<u64, PathBuf>,
@@ -88,8 +103,7 @@ pub fn run(vol: &Volume, path: &str, dir: &Path, opts: ExtractOptions) -> Result
     let mut ex = Extractor {
         vol,
         opts,
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        as_root: unsafe { libc::geteuid() } == 0,
+        as_root: is_root(),
         links: HashMap::new(),
         counts: Counts::default(),
         progress: None,
@@ -103,7 +117,14 @@ pub fn run(vol: &Volume, path: &str, dir: &Path, opts: ExtractOptions) -> Result
         // the root's attributes only if we made it.
         ex.fill_dir(&node, &norm, dir, created);
     } else {
-        let dest = dir.join(base_name(&norm));
+        let name = base_name(&norm);
+        let local = local_name(name);
+        if local != name {
+            ex.warn(format!(
+                "{norm}: saved as {local:?} (not a valid Windows name)"
+            ));
+        }
+        let dest = dir.join(&*local);
         ex.walk(node.id(), norm, dest);
     }
     if let Some(pb) = ex.progress.take() {
@@ -137,6 +158,26 @@ pub fn run(vol: &Volume, path: &str, dir: &Path, opts: ExtractOptions) -> Result
         eprintln!("isomount: {line}");
     }
     Ok(ex.counts)
+}
+
+/// The name a file of the image gets here: unchanged, except on Windows
+/// ([`crate::winname::safe_name`]).
+fn local_name(name: &str) -> std::borrow::Cow<'_, str> {
+    #[cfg(windows)]
+    return crate::winname::safe_name(name);
+    #[cfg(not(windows))]
+    return std::borrow::Cow::Borrowed(name);
+}
+
+#[cfg(unix)]
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[cfg(not(unix))]
+fn is_root() -> bool {
+    false
 }
 
 /// "1 file", "2 files", "3 directories".
@@ -233,7 +274,7 @@ impl Extractor<'_> {
                             Ok(()) => self.push_children(&node, &ipath, &dest, &mut stack, true),
                             Err(e) => self.report(e.context(ipath)),
                         }
-                    } else if let Err(e) = self.extract_leaf(&node, &dest) {
+                    } else if let Err(e) = self.extract_leaf(&node, &ipath, &dest) {
                         self.report(e.context(ipath));
                     }
                 }
@@ -285,13 +326,38 @@ impl Extractor<'_> {
         for p in dir.problems() {
             self.report(anyhow!("{ipath}: an entry could not be read: {p}"));
         }
-        for e in dir.entries().iter().rev() {
+        #[cfg(windows)]
+        let locals = self.windows_names(ipath, dir.entries());
+        for (_i, e) in dir.entries().iter().enumerate().rev() {
+            #[cfg(windows)]
+            let local = locals[_i].as_str();
+            #[cfg(not(windows))]
+            let local = e.name.as_str();
             stack.push(Work::Visit {
                 id: e.id,
                 ipath: join(ipath, &e.name),
-                dest: dest.join(&e.name),
+                dest: dest.join(local),
             });
         }
+    }
+
+    /// The names one directory's entries get on Windows; renamed ones are
+    /// reported.
+    #[cfg(windows)]
+    fn windows_names(&mut self, ipath: &str, entries: &[fs_core::DirEntry]) -> Vec<String> {
+        let mut names = crate::winname::DirNames::default();
+        let mut out = Vec::with_capacity(entries.len());
+        for e in entries {
+            let (local, changed) = names.pick(&e.name);
+            if changed {
+                self.warn(format!(
+                    "{}: saved as {local:?} (not a valid Windows name)",
+                    join(ipath, &e.name)
+                ));
+            }
+            out.push(local);
+        }
+        out
     }
 
     /// Creates directory `dest` (owner-only until finished), or reuses a real
@@ -310,8 +376,11 @@ impl Extractor<'_> {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(anyhow::Error::new(e).context(dest.display().to_string())),
         }
-        fs::DirBuilder::new()
-            .mode(0o700)
+        #[cfg_attr(not(unix), allow(unused_mut))]
+        let mut builder = fs::DirBuilder::new();
+        #[cfg(unix)]
+        builder.mode(0o700);
+        builder
             .create(dest)
             .with_context(|| format!("cannot create directory {}", dest.display()))
     }
@@ -322,7 +391,16 @@ impl Extractor<'_> {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(anyhow::Error::new(e).context(dest.display().to_string())),
             Ok(m) if m.is_dir() => Err(anyhow!("{}: exists and is a directory", dest.display())),
-            Ok(_) if self.opts.overwrite => {
+            Ok(_m) if self.opts.overwrite => {
+                // Windows refuses to delete a read-only file.
+                #[cfg(windows)]
+                if _m.permissions().readonly() {
+                    let mut p = _m.permissions();
+                    // Only the read-only attribute: Windows has no mode bits.
+                    #[allow(clippy::permissions_set_readonly_false)]
+                    p.set_readonly(false);
+                    let _ = fs::set_permissions(dest, p);
+                }
                 fs::remove_file(dest).with_context(|| format!("cannot replace {}", dest.display()))
             }
             Ok(_) => Err(anyhow!(
@@ -332,7 +410,7 @@ impl Extractor<'_> {
         }
     }
 
-    fn extract_leaf(&mut self, node: &Node, dest: &Path) -> Result<()> {
+    fn extract_leaf(&mut self, node: &Node, _ipath: &str, dest: &Path) -> Result<()> {
         let attr = node.attr();
         let linked = attr.nlink > 1;
         if linked {
@@ -359,6 +437,7 @@ impl Extractor<'_> {
         self.free_slot(dest)?;
         let made = match attr.kind {
             FileType::Regular => self.write_file(node, dest).map(|()| true)?,
+            #[cfg(unix)]
             FileType::Symlink => {
                 let target = node.link_target().unwrap_or("");
                 std::os::unix::fs::symlink(target, dest)
@@ -367,11 +446,29 @@ impl Extractor<'_> {
                 self.set_owner_times(dest, attr)?;
                 true
             }
+            #[cfg(windows)]
+            FileType::Symlink => self.windows_symlink(node, _ipath, dest)?,
+            #[cfg(windows)]
+            FileType::Fifo | FileType::CharDevice | FileType::BlockDevice => {
+                self.counts.skipped += 1;
+                let what = if attr.kind == FileType::Fifo {
+                    "FIFO"
+                } else {
+                    "device node"
+                };
+                self.warn(format!(
+                    "{}: {what} skipped (Windows has none)",
+                    dest.display()
+                ));
+                false
+            }
+            #[cfg(unix)]
             FileType::Fifo => {
                 mknod(dest, libc::S_IFIFO, 0)?;
                 self.finish_special(dest, attr)?;
                 true
             }
+            #[cfg(unix)]
             FileType::CharDevice | FileType::BlockDevice if self.as_root => {
                 let t = if attr.kind == FileType::CharDevice {
                     libc::S_IFCHR
@@ -393,6 +490,7 @@ impl Extractor<'_> {
                     Err(e) => return Err(e),
                 }
             }
+            #[cfg(unix)]
             FileType::CharDevice | FileType::BlockDevice => {
                 self.counts.skipped += 1;
                 self.warn(format!(
@@ -414,6 +512,65 @@ impl Extractor<'_> {
         Ok(())
     }
 
+    /// A symbolic link on Windows: a file or directory link depending on
+    /// what the target is in the image, `/` turned into `\\`. Creating one
+    /// needs a privilege (or Developer Mode): without it, skipped with a
+    /// warning. Returns whether it was made.
+    #[cfg(windows)]
+    fn windows_symlink(&mut self, node: &Node, ipath: &str, dest: &Path) -> Result<bool> {
+        let target = node.link_target().unwrap_or("");
+        let parent = match ipath.rfind('/') {
+            Some(i) => &ipath[..i],
+            None => "",
+        };
+        let in_image = if target.starts_with('/') {
+            target.to_string()
+        } else {
+            join(if parent.is_empty() { "/" } else { parent }, target)
+        };
+        let is_dir = self
+            .vol
+            .resolve(&in_image, true)
+            .is_ok_and(|n| n.kind() == FileType::Directory);
+        let win_target = target.replace('/', "\\");
+        let made = if is_dir {
+            std::os::windows::fs::symlink_dir(&win_target, dest)
+        } else {
+            std::os::windows::fs::symlink_file(&win_target, dest)
+        };
+        // Wine 8 reports success without making a link: believe the disk.
+        let made = made.and_then(|()| {
+            fs::symlink_metadata(dest)
+                .map(|_| ())
+                .map_err(|_| io::Error::other("reported as made, but no link exists"))
+        });
+        match made {
+            Ok(()) => {
+                self.counts.symlinks += 1;
+                // A link's own times are cosmetic; Wine cannot set them.
+                if let Err(e) = set_times_nofollow(dest, node.attr()) {
+                    log::debug!("{e:#}");
+                }
+                Ok(true)
+            }
+            Err(e) => {
+                self.counts.skipped += 1;
+                // ERROR_PRIVILEGE_NOT_HELD: say how to get the right.
+                let hint = if e.raw_os_error() == Some(1314) {
+                    "; creating links needs Developer Mode or the SeCreateSymbolicLinkPrivilege"
+                } else {
+                    ""
+                };
+                self.warn(format!(
+                    "{}: symbolic link to {target:?} skipped ({e}{hint})",
+                    dest.display()
+                ));
+                Ok(false)
+            }
+        }
+    }
+
+    #[cfg(unix)]
     fn finish_special(&mut self, dest: &Path, attr: &Attributes) -> Result<()> {
         self.counts.special += 1;
         self.set_owner_times_mode(dest, attr)
@@ -422,11 +579,13 @@ impl Extractor<'_> {
     /// Writes a regular file: created exclusively and never through a
     /// symlink; mode and times applied once the content is in.
     fn write_file(&mut self, node: &Node, dest: &Path) -> Result<()> {
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        options
             .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+        let mut file = options
             .open(dest)
             .with_context(|| format!("cannot create {}", dest.display()))?;
         if let Err(e) = self.copy_content(node, &mut file, dest) {
@@ -436,16 +595,31 @@ impl Extractor<'_> {
             return Err(e);
         }
         let attr = node.attr();
-        if self.as_root {
-            std::os::unix::fs::fchown(&file, Some(attr.uid), Some(attr.gid))
-                .with_context(|| format!("cannot chown {}", dest.display()))?;
+        #[cfg(unix)]
+        {
+            if self.as_root {
+                std::os::unix::fs::fchown(&file, Some(attr.uid), Some(attr.gid))
+                    .with_context(|| format!("cannot chown {}", dest.display()))?;
+            }
+            file.set_permissions(Permissions::from_mode(attr.mode & 0o7777))
+                .with_context(|| format!("cannot chmod {}", dest.display()))?;
         }
-        file.set_permissions(Permissions::from_mode(attr.mode & 0o7777))
-            .with_context(|| format!("cannot chmod {}", dest.display()))?;
         let mut times = FileTimes::new().set_modified(system_time(attr.mtime));
         times = times.set_accessed(system_time(attr.atime.unwrap_or(attr.mtime)));
         file.set_times(times)
             .with_context(|| format!("cannot set times of {}", dest.display()))?;
+        // No write bit at all: the read-only attribute (after the times,
+        // which need a writable handle on some file systems).
+        #[cfg(windows)]
+        if attr.mode & 0o222 == 0 {
+            let mut p = file
+                .metadata()
+                .with_context(|| format!("cannot read back {}", dest.display()))?
+                .permissions();
+            p.set_readonly(true);
+            file.set_permissions(p)
+                .with_context(|| format!("cannot make {} read-only", dest.display()))?;
+        }
         self.counts.files += 1;
         Ok(())
     }
@@ -472,6 +646,7 @@ impl Extractor<'_> {
         Ok(())
     }
 
+    #[cfg(unix)]
     fn set_owner_times(&self, dest: &Path, attr: &Attributes) -> Result<()> {
         if self.as_root {
             std::os::unix::fs::lchown(dest, Some(attr.uid), Some(attr.gid))
@@ -480,6 +655,7 @@ impl Extractor<'_> {
         set_times_nofollow(dest, attr)
     }
 
+    #[cfg(unix)]
     fn set_owner_times_mode(&self, dest: &Path, attr: &Attributes) -> Result<()> {
         if self.as_root {
             std::os::unix::fs::lchown(dest, Some(attr.uid), Some(attr.gid))
@@ -497,10 +673,16 @@ impl Extractor<'_> {
         if !m.is_dir() {
             return Err(anyhow!("no longer a directory"));
         }
-        self.set_owner_times_mode(dest, attr)
+        #[cfg(unix)]
+        return self.set_owner_times_mode(dest, attr);
+        // Windows: no owner, and a directory's read-only attribute means
+        // something else there; only the times.
+        #[cfg(windows)]
+        return set_times_nofollow(dest, attr);
     }
 }
 
+#[cfg(unix)]
 /// `mkfifo`/`mknod` of type `kind` with owner-only permissions (fixed later).
 fn mknod(dest: &Path, kind: libc::mode_t, dev: u64) -> Result<()> {
     let c = c_path(dest)?;
@@ -513,15 +695,18 @@ fn mknod(dest: &Path, kind: libc::mode_t, dev: u64) -> Result<()> {
     Ok(())
 }
 
+#[cfg(unix)]
 fn is_eperm(e: &anyhow::Error) -> bool {
     e.downcast_ref::<io::Error>()
         .is_some_and(|e| e.raw_os_error() == Some(libc::EPERM))
 }
 
+#[cfg(unix)]
 fn c_path(p: &Path) -> Result<CString> {
     CString::new(p.as_os_str().as_bytes()).map_err(|_| anyhow!("{}: path holds NUL", p.display()))
 }
 
+#[cfg(unix)]
 fn timespec(t: Timestamp) -> libc::timespec {
     libc::timespec {
         tv_sec: t.secs as libc::time_t,
@@ -529,6 +714,7 @@ fn timespec(t: Timestamp) -> libc::timespec {
     }
 }
 
+#[cfg(unix)]
 /// Sets atime/mtime of `dest` itself (a symlink is not followed).
 fn set_times_nofollow(dest: &Path, attr: &Attributes) -> Result<()> {
     let c = c_path(dest)?;
@@ -553,6 +739,25 @@ fn set_times_nofollow(dest: &Path, attr: &Attributes) -> Result<()> {
     Ok(())
 }
 
+/// Sets atime/mtime of `dest` itself (a symlink or directory is opened
+/// as itself: `FILE_FLAG_OPEN_REPARSE_POINT | FILE_FLAG_BACKUP_SEMANTICS`).
+#[cfg(windows)]
+fn set_times_nofollow(dest: &Path, attr: &Attributes) -> Result<()> {
+    const FILE_WRITE_ATTRIBUTES: u32 = 0x0100;
+    const FILE_FLAG_BACKUP_SEMANTICS: u32 = 0x0200_0000;
+    const FILE_FLAG_OPEN_REPARSE_POINT: u32 = 0x0020_0000;
+    let file = fs::OpenOptions::new()
+        .access_mode(FILE_WRITE_ATTRIBUTES)
+        .custom_flags(FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT)
+        .open(dest)
+        .with_context(|| format!("cannot set times of {}", dest.display()))?;
+    let times = FileTimes::new()
+        .set_modified(system_time(attr.mtime))
+        .set_accessed(system_time(attr.atime.unwrap_or(attr.mtime)));
+    file.set_times(times)
+        .with_context(|| format!("cannot set times of {}", dest.display()))
+}
+
 fn system_time(t: Timestamp) -> SystemTime {
     let nanos = Duration::from_nanos(u64::from(t.nanos));
     let r = if t.secs >= 0 {
@@ -568,12 +773,15 @@ fn system_time(t: Timestamp) -> SystemTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(unix)]
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
 
+    #[cfg(unix)]
     fn mtime(p: &Path) -> i64 {
         fs::symlink_metadata(p).map(|m| m.mtime()).unwrap_or(-1)
     }
 
+    #[cfg(unix)]
     fn mode(p: &Path) -> u32 {
         fs::symlink_metadata(p)
             .map(|m| m.mode() & 0o7777)
@@ -587,6 +795,7 @@ mod tests {
         assert_eq!(plural(0, "file"), "0 files");
     }
 
+    #[cfg(unix)]
     #[test]
     fn extracts_whole_tree() -> Result<()> {
         let vol = crate::testvol::volume();
@@ -643,6 +852,7 @@ mod tests {
         Ok(())
     }
 
+    #[cfg(unix)]
     #[test]
     fn never_writes_through_symlinks() -> Result<()> {
         let vol = crate::testvol::volume();
@@ -678,6 +888,7 @@ mod tests {
         Ok(())
     }
 
+    #[cfg(unix)]
     #[test]
     fn extracts_one_file_and_subtree() -> Result<()> {
         let vol = crate::testvol::volume();
@@ -691,6 +902,64 @@ mod tests {
         run(&vol, "a.txt", tmp.path(), opts)?;
         assert_eq!(fs::read(tmp.path().join("a.txt"))?, b"hello");
         assert!(run(&vol, "/nope", tmp.path(), opts).is_err());
+        Ok(())
+    }
+
+    /// The Windows side of `extract` (run under Wine by ci/windows.sh).
+    #[cfg(windows)]
+    #[test]
+    fn extracts_whole_tree_on_windows() -> Result<()> {
+        let vol = crate::testvol::volume();
+        let tmp = tempfile::tempdir()?;
+        let out = tmp.path().join("out");
+        let opts = ExtractOptions {
+            overwrite: false,
+            quiet: true,
+        };
+        let c = run(&vol, "/", &out, opts)?;
+        assert_eq!(c.errors, 0, "{c:?}");
+        assert_eq!(fs::read(out.join("a.txt"))?, b"hello");
+        assert_eq!(fs::read(out.join("sub/h2"))?, b"world!");
+        assert_eq!(fs::read(out.join("big"))?, &crate::testvol::image()[16..]);
+        assert_eq!(fs::read(out.join("ro/c.txt"))?, b"world!");
+        // 0o444: read-only attribute; 0o640: not.
+        assert!(fs::metadata(out.join("ro/c.txt"))?.permissions().readonly());
+        assert!(!fs::metadata(out.join("h1"))?.permissions().readonly());
+        let m = fs::metadata(out.join("a.txt"))?.modified()?;
+        assert_eq!(
+            m,
+            system_time(Timestamp {
+                secs: 1_577_934_245,
+                nanos: 0
+            })
+        );
+        let m = fs::metadata(out.join("sub"))?.modified()?;
+        assert_eq!(
+            m,
+            system_time(Timestamp {
+                secs: 1_100_000_000,
+                nanos: 0
+            })
+        );
+        // FIFO and device skipped; the link made or skipped, never an error.
+        assert!(!out.join("fifo").exists() && !out.join("null").exists());
+        assert_eq!(c.symlinks + c.skipped, 3, "{c:?}");
+        // --overwrite replaces read-only files too.
+        let c = run(
+            &vol,
+            "/",
+            &out,
+            ExtractOptions {
+                overwrite: true,
+                quiet: true,
+            },
+        )?;
+        assert_eq!(c.errors, 0, "{c:?}");
+        // Let the temporary directory go (Windows keeps read-only files).
+        let mut p = fs::metadata(out.join("ro/c.txt"))?.permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        p.set_readonly(false);
+        fs::set_permissions(out.join("ro/c.txt"), p)?;
         Ok(())
     }
 }

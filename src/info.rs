@@ -60,6 +60,7 @@ pub fn run(vol: &Volume, json: bool, out: &mut impl Write) -> Result<()> {
         .views
         .iter()
         .map(|s| match &s.root_entries {
+            Ok(1) => format!("{} (1 root entry)", s.view),
             Ok(n) => format!("{} ({n} root entries)", s.view),
             Err(e) => format!("{} (unreadable: {e})", s.view),
         })

@@ -9,8 +9,11 @@ mod info;
 mod ls;
 #[cfg(target_os = "linux")]
 mod mount;
+#[cfg(windows)]
+mod mount_windows;
 #[cfg(test)]
 mod testvol;
+mod winname;
 
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
@@ -112,10 +115,19 @@ fn run(cli: &Cli) -> Result<bool> {
         } => mount::run(cli, image, mountpoint, *foreground, options).map(|()| true),
         #[cfg(target_os = "linux")]
         Command::Umount { mountpoint } => mount::umount(mountpoint).map(|()| true),
-        #[cfg(not(target_os = "linux"))]
-        Command::Mount { .. } | Command::Umount { .. } => {
-            Err(anyhow::anyhow!("mounting is only supported on Linux"))
-        }
+        #[cfg(windows)]
+        Command::Mount {
+            image,
+            mountpoint,
+            foreground: _,
+            options,
+        } => mount_windows::run(cli, image, mountpoint, options).map(|()| true),
+        #[cfg(windows)]
+        Command::Umount { mountpoint } => mount_windows::umount(mountpoint).map(|()| true),
+        #[cfg(not(any(target_os = "linux", windows)))]
+        Command::Mount { .. } | Command::Umount { .. } => Err(anyhow::anyhow!(
+            "mounting is only supported on Linux (FUSE) and Windows (WinFsp)"
+        )),
     }
 }
 

@@ -4,6 +4,7 @@
 //!
 //! These need `/dev/fuse` (CI has it and runs as root). Where it is missing
 //! the tests say so loudly and do nothing.
+#![cfg(unix)] // builds trees with symlinks, FIFOs and device nodes, or mounts with FUSE
 
 mod common;
 

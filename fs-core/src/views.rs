@@ -9,7 +9,7 @@
 //! The sides of a bridge disc need not agree. Windows install media hold
 //! only a `README.TXT` on the ISO 9660 side, and a file over 4 GiB that an
 //! ISO 9660 writer could not describe is shown there with a truncated size.
-//! [`compare`] finds both, so `info` can say so and a forced ISO 9660 view
+//! `Volume::view_report` finds both, so `info` can say so and a forced ISO 9660 view
 //! can warn.
 
 use std::collections::HashMap;
@@ -112,7 +112,9 @@ pub struct ViewReport {
 
 /// Summarises every view in `views` and, on a bridge image, compares the UDF
 /// tree with the richest ISO 9660 view.
-pub(crate) fn report(src: &Arc<dyn ReadAt>, views: &[View]) -> ViewReport {
+/// `shown` is the view in use: when it is an ISO 9660 view it is the one
+/// compared, else the richest ISO 9660 view is.
+pub(crate) fn report(src: &Arc<dyn ReadAt>, views: &[View], shown: View) -> ViewReport {
     let mut out = ViewReport::default();
     let mut opened: Vec<(View, Box<dyn Format>)> = Vec::new();
     for &view in views {
@@ -125,7 +127,10 @@ pub(crate) fn report(src: &Arc<dyn ReadAt>, views: &[View]) -> ViewReport {
         out.views.push(ViewSummary { view, root_entries });
     }
     let udf = opened.iter().position(|(v, _)| *v == View::Udf);
-    let iso = opened.iter().position(|(v, _)| *v != View::Udf);
+    let iso = opened
+        .iter()
+        .position(|(v, _)| *v == shown && *v != View::Udf)
+        .or_else(|| opened.iter().position(|(v, _)| *v != View::Udf));
     if let (Some(u), Some(i)) = (udf, iso) {
         out.notes = compare(&*opened[u].1, &*opened[i].1, opened[i].0);
     }

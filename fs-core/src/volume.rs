@@ -209,7 +209,7 @@ impl Volume {
     /// not for every open.
     pub fn view_report(&self) -> ViewReport {
         let src: Arc<dyn ReadAt> = self.meta.clone();
-        crate::views::report(&src, &self.info.views)
+        crate::views::report(&src, &self.info.views, self.view())
     }
 
     /// Builds a volume over a format reader that the caller opened itself

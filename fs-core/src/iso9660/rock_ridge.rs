@@ -845,6 +845,7 @@ mod tests {
 
     /// Builds real images with xorriso / genisoimage from a tree made here and
     /// checks what `detect` and `parse` find against the tree itself.
+    #[cfg(unix)]
     mod real_image {
         use super::super::*;
         use super::XorShift;
