@@ -5,6 +5,8 @@
 //! tree, and our listing compared with 7-Zip's. See ci/udf-fixtures.sh for
 //! what each image holds and how it was verified.
 
+#![cfg(unix)] // its images are built with Linux tools (genisoimage, udftools, udfclient, 7z)
+
 mod common;
 
 use std::ffi::OsStr;
