@@ -15,6 +15,10 @@ have fusermount3 || need+=(fuse3)
 have python3 || need+=(python3)
 have kill || need+=(procps)
 have pkg-config || need+=(pkg-config)
+have mkudffs || need+=(udftools)
+have udfinfo || need+=(udftools)
+have udfclient || need+=(udfclient)
+have 7z || need+=(p7zip-full)
 
 if ((${#need[@]})); then
   sudo=()

@@ -293,3 +293,141 @@ pub fn point_record_past_end(img: &mut [u8], name: &[u8]) {
     img[rec + 2..rec + 6].copy_from_slice(&lba.to_le_bytes());
     img[rec + 6..rec + 10].copy_from_slice(&lba.to_be_bytes());
 }
+
+// ---------------------------------------------------------------- UDF
+
+/// A directory holding the small UDF fixtures (`ci/udf-fixtures.sh`:
+/// genisoimage, mkudffs + udfclient, ci/udf_writer.py, each checked with
+/// 7-Zip, udfclient or udfinfo), built once per test binary.
+pub fn udf_fixtures() -> &'static Path {
+    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    match DIR.get_or_init(|| build_udf_fixtures(false)) {
+        Ok(p) => p,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// `bigbridge.iso` (a 4 GiB + 1 MiB file on a UDF bridge), built once per
+/// test binary; writes ~4.3 GB.
+pub fn udf_big_fixtures() -> &'static Path {
+    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    match DIR.get_or_init(|| build_udf_fixtures(true)) {
+        Ok(p) => p,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Builds once; a failure is remembered so every test reports it without
+/// running the (slow) script again.
+fn build_udf_fixtures(big: bool) -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().expect("test binary path");
+    let tag = exe
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("t")
+        .to_string();
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "udf-fixtures-{tag}{}",
+        if big { "-big" } else { "" }
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut cmd = Command::new("bash");
+    cmd.arg(repo().join("ci/udf-fixtures.sh"));
+    if big {
+        cmd.arg("--big");
+    }
+    let out = cmd
+        .arg(&dir)
+        .output()
+        .map_err(|e| format!("cannot run ci/udf-fixtures.sh: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "ci/udf-fixtures.sh failed ({}; are genisoimage, udftools, udfclient and 7z \
+             installed? `bash ci/install-deps.sh` installs them):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(dir)
+}
+
+/// One entry of a `7z l -slt` listing: directory flag and size (files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SevenZipEntry {
+    /// `Folder = +`.
+    pub dir: bool,
+    /// `Size = N` (None for folders).
+    pub size: Option<u64>,
+}
+
+/// Parses a saved `7z l -slt -tudf` listing (NAME.7z.txt): path → entry.
+pub fn seven_zip_listing(path: &Path) -> BTreeMap<String, SevenZipEntry> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let body = text
+        .split_once("\n----------\n")
+        .map(|(_, b)| b)
+        .unwrap_or_else(|| panic!("{}: no 7z entry list", path.display()));
+    let mut out = BTreeMap::new();
+    for block in body.split("\n\n") {
+        let mut p = None;
+        let mut dir = false;
+        let mut size = None;
+        for line in block.lines() {
+            if let Some(v) = line.strip_prefix("Path = ") {
+                p = Some(v.to_string());
+            } else if line == "Folder = +" {
+                dir = true;
+            } else if let Some(v) = line.strip_prefix("Size = ") {
+                size = v.trim().parse().ok();
+            }
+        }
+        if let Some(p) = p {
+            out.insert(
+                p,
+                SevenZipEntry {
+                    dir,
+                    size: if dir { None } else { size },
+                },
+            );
+        }
+    }
+    out
+}
+
+/// A `key=value` field of a saved `udfinfo` output (NAME.udfinfo.txt).
+pub fn udfinfo_field(path: &Path, key: &str) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix('=').map(str::to_string))
+}
+
+/// CRC-ITU-T as ECMA-167 1/7.2.6 uses it (polynomial 0x1021, initial 0).
+pub fn udf_crc(data: &[u8]) -> u16 {
+    let mut crc: u16 = 0;
+    for &b in data {
+        crc ^= u16::from(b) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc
+}
+
+/// Recomputes the CRC (over the tag's own CRC length) and the checksum of
+/// the UDF descriptor tag at `img[off..]` (ECMA-167 3/7.2), so a patched
+/// descriptor is damaged only where the test means it to be.
+pub fn udf_fix_tag(img: &mut [u8], off: usize) {
+    let crc_len = usize::from(u16::from_le_bytes([img[off + 10], img[off + 11]]));
+    let crc = udf_crc(&img[off + 16..off + 16 + crc_len]);
+    img[off + 8..off + 10].copy_from_slice(&crc.to_le_bytes());
+    img[off + 4] = 0;
+    let sum = img[off..off + 16]
+        .iter()
+        .fold(0u8, |a, &b| a.wrapping_add(b));
+    img[off + 4] = sum;
+}
