@@ -39,7 +39,8 @@ if ((${#need[@]})); then
   echo "ci/windows.sh: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
   "${sudo[@]}" apt-get update
-  "${sudo[@]}" apt-get install -y --no-install-recommends "${need[@]}"
+  # With recommends: the verified install (../shared/notes/backends.md) used them.
+  "${sudo[@]}" apt-get install -y "${need[@]}"
 fi
 rustup target list --installed | grep -qx "$T" || rustup target add "$T"
 
