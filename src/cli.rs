@@ -18,6 +18,14 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "BYTES", default_value = "64M", value_parser = parse_size)]
     pub cache_size: u64,
 
+    /// Session of a multisession disc to open (1 = first); default: the last.
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub session: Option<u32>,
+
+    /// Do not show El Torito boot images in a virtual `[BOOT]` directory.
+    #[arg(long, global = true)]
+    pub no_boot_dir: bool,
+
     /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
     #[arg(short, long, global = true, action = ArgAction::Count)]
     pub verbose: u8,

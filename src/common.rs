@@ -29,6 +29,9 @@ pub fn open_volume(cli: &Cli, image: &Path) -> Result<Volume> {
     let opts = OpenOptions {
         view: cli.view,
         cache_bytes: cli.cache_size,
+        image_path: Some(image.to_path_buf()),
+        session: cli.session,
+        boot_dir: !cli.no_boot_dir,
         ..OpenOptions::default()
     };
     let vol = Volume::open(Arc::new(src), &opts).with_context(|| image.display().to_string())?;

@@ -29,7 +29,14 @@ pub fn to_json(vol: &Volume, report: &ViewReport) -> Value {
             )
         })
         .collect();
+    let container = vol.container();
+    let details: BTreeMap<&str, &str> = container
+        .details
+        .iter()
+        .map(|(k, v)| (*k, v.as_str()))
+        .collect();
     json!({
+        "container": {"kind": container.kind, "details": details},
         "view_roots": view_roots,
         "format": i.format,
         "view": vol.view().as_str(),
@@ -67,11 +74,18 @@ pub fn run(vol: &Volume, json: bool, out: &mut impl Write) -> Result<()> {
         .collect();
     let date = |t: Option<Timestamp>| t.map_or_else(|| "-".to_string(), Timestamp::to_rfc3339);
     let mut rows: Vec<(String, String)> = vec![
+        ("Container".into(), vol.container().kind.clone()),
         ("Format".into(), i.format.clone()),
         ("View".into(), vol.view().to_string()),
         ("Views".into(), views.join(", ")),
         ("Label".into(), i.label.clone()),
     ];
+    rows.extend(
+        vol.container()
+            .details
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone())),
+    );
     rows.extend(i.ids.iter().map(|(k, v)| (human(k), v.clone())));
     rows.extend([
         ("Block size".into(), i.block_size.to_string()),

@@ -5,6 +5,7 @@
 //! * [`source`]: where bytes come from ([`source::ReadAt`], positional reads
 //!   that many threads can issue at once).
 //! * [`cache`]: a bounded, sharded LRU block cache.
+//! * [`container`]: BIN/CUE, NRG, MDF, CloneCD, CSO: 2048-byte logical sectors.
 //! * [`iso9660`]: ECMA-119 with Joliet and Rock Ridge (IEEE P1282 / SUSP).
 //! * [`udf`]: ECMA-167 / OSTA UDF.
 //! * [`views`]: which tree of an image is shown, and how the trees compare.
@@ -16,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod cache;
+pub mod container;
 pub mod error;
 pub mod format;
 pub mod iso9660;
@@ -25,8 +27,9 @@ pub mod udf;
 pub mod views;
 pub mod volume;
 
+pub use container::ContainerInfo;
 pub use error::{Error, Location, Result};
 pub use format::{View, VolumeInfo};
-pub use node::{Attributes, DeviceNumber, Extent, FileData, FileType, NodeId, Timestamp};
+pub use node::{Attributes, Decoder, DeviceNumber, Extent, FileData, FileType, NodeId, Timestamp};
 pub use views::{ViewReport, ViewSummary};
 pub use volume::{DirEntry, Directory, Node, OpenOptions, Volume};

@@ -264,14 +264,43 @@ impl Extent {
     }
 }
 
+/// Content stored encoded in the image (e.g. zisofs-compressed files, Rock
+/// Ridge `ZF`), which must be decoded to be read.
+pub trait Decoder: Send + Sync + fmt::Debug {
+    /// Reads decoded bytes at `offset` (below the decoded length) into `buf`,
+    /// taking raw bytes from `image` (the image through the block cache).
+    /// Returns the bytes read: fewer than asked only at the end.
+    fn read_at(
+        &self,
+        image: &dyn crate::source::ReadAt,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> crate::Result<usize>;
+}
+
+/// A shared decoder; two are equal when they are the same object.
+#[derive(Debug, Clone)]
+struct SharedDecoder(std::sync::Arc<dyn Decoder>);
+
+impl PartialEq for SharedDecoder {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for SharedDecoder {}
+
 /// A file's content: an ordered list of extents, indexed so that a read at
 /// any offset finds its extent by binary search instead of walking the file.
+/// Encoded content ([`FileData::with_decoder`]) keeps its stored extents (for
+/// `st_blocks`) and is read through its [`Decoder`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FileData {
     extents: Vec<Extent>,
     /// `starts[i]` is the file offset where `extents[i]` begins.
     starts: Vec<u64>,
     len: u64,
+    decoder: Option<SharedDecoder>,
 }
 
 impl FileData {
@@ -299,7 +328,20 @@ impl FileData {
         self.extents.push(e);
     }
 
-    /// Total length in bytes.
+    /// Makes this content encoded: its extents hold the stored bytes, reads
+    /// go through `decoder`, and the length becomes `decoded_len`.
+    pub fn with_decoder(mut self, decoded_len: u64, decoder: std::sync::Arc<dyn Decoder>) -> Self {
+        self.len = decoded_len;
+        self.decoder = Some(SharedDecoder(decoder));
+        self
+    }
+
+    /// The decoder of encoded content.
+    pub fn decoder(&self) -> Option<&dyn Decoder> {
+        self.decoder.as_ref().map(|d| &*d.0)
+    }
+
+    /// Total length in bytes (decoded, for encoded content).
     pub fn len(&self) -> u64 {
         self.len
     }

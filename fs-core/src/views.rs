@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::format::{Format, NodeInfo, View, VolumeInfo};
+use crate::iso9660::IsoOptions;
 use crate::node::FileType;
 use crate::source::ReadAt;
 
@@ -31,6 +32,7 @@ const NAMED_DIFFERENCES: usize = 5;
 pub(crate) fn open_format(
     src: Arc<dyn ReadAt>,
     want: Option<View>,
+    iso: &IsoOptions,
 ) -> Result<(Box<dyn Format>, VolumeInfo)> {
     let mut udf_error = None;
     let udf = match crate::udf::open(Arc::clone(&src)) {
@@ -49,7 +51,7 @@ pub(crate) fn open_format(
         }
         (Some(View::Udf), None) => Err(Error::ViewUnavailable(View::Udf)),
         (Some(view), udf) => {
-            let (format, mut info) = crate::iso9660::open(src, Some(view))?;
+            let (format, mut info) = crate::iso9660::open_with(src, Some(view), iso)?;
             info.views = merged_views(udf.is_some(), info.views);
             Ok((format, info))
         }
@@ -57,7 +59,7 @@ pub(crate) fn open_format(
             info.views = merged_views(true, iso_views(&src));
             Ok((format, info))
         }
-        (None, None) => match crate::iso9660::open(src, None) {
+        (None, None) => match crate::iso9660::open_with(src, None, iso) {
             // A UDF image whose UDF side is broken and which has no ISO 9660
             // side: the UDF error says what is wrong, "no CD001" would not.
             Err(Error::NotRecognized(_)) if udf_error.is_some() => {

@@ -7,12 +7,13 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::RwLock;
 
 use crate::cache::{BlockCache, CacheStats, DEFAULT_BLOCK_SIZE, DEFAULT_CAPACITY};
+use crate::container::ContainerInfo;
 use crate::error::{Error, Result};
 use crate::format::{Format, NodeInfo, View, VolumeInfo};
 use crate::node::{Attributes, Extent, FileData, FileType, NodeId};
@@ -29,6 +30,15 @@ pub struct OpenOptions {
     pub view: Option<View>,
     /// Bytes of metadata cache (the block cache in front of the source).
     pub cache_bytes: u64,
+    /// The image's file name, when it came from a file: containers use it to
+    /// find sidecar files (a `.cue` sheet next to a `.bin`, an `.mds`
+    /// next to an `.mdf`). [`Volume::open_path`] sets it.
+    pub image_path: Option<PathBuf>,
+    /// Which session of a multisession disc to open (1-based); the last one
+    /// when `None`.
+    pub session: Option<u32>,
+    /// Show El Torito boot images as files in a virtual `[BOOT]` directory.
+    pub boot_dir: bool,
     /// Serve file content through the block cache too. Worth it for slow or
     /// remote sources; for a local file the kernel page cache is faster, so
     /// the default is off. Measured with `examples/data_path.rs` (2 cores,
@@ -46,6 +56,9 @@ impl Default for OpenOptions {
         OpenOptions {
             view: None,
             cache_bytes: DEFAULT_CAPACITY,
+            image_path: None,
+            session: None,
+            boot_dir: true,
             cache_file_data: false,
         }
     }
@@ -163,6 +176,7 @@ pub struct Volume {
     data: Arc<dyn ReadAt>,
     root: NodeId,
     nodes: RwLock<HashMap<NodeId, Arc<Node>>>,
+    container: ContainerInfo,
 }
 
 impl std::fmt::Debug for Volume {
@@ -179,20 +193,32 @@ impl Volume {
     pub fn open_path(path: impl AsRef<Path>, opts: &OpenOptions) -> Result<Volume> {
         let path = path.as_ref();
         let src = FileSource::open(path).map_err(|e| Error::io(0, 0, e))?;
-        Volume::open(Arc::new(src), opts)
+        let opts = OpenOptions {
+            image_path: Some(path.to_path_buf()),
+            ..opts.clone()
+        };
+        Volume::open(Arc::new(src), &opts)
     }
 
     /// Opens an image from any source, picking the richest view it offers
     /// (or the one `opts.view` forces).
     pub fn open(source: Arc<dyn ReadAt>, opts: &OpenOptions) -> Result<Volume> {
+        let image_size = source.len();
+        let (source, container) = crate::container::open(source, opts.image_path.as_deref())?;
         let meta = Arc::new(BlockCache::new(
             Arc::clone(&source),
             DEFAULT_BLOCK_SIZE,
             opts.cache_bytes,
         ));
         let meta_src: Arc<dyn ReadAt> = meta.clone();
-        let (format, info) = crate::views::open_format(meta_src, opts.view)?;
-        let vol = Volume::with_format(format, info, source, meta, opts)?;
+        let iso = crate::iso9660::IsoOptions {
+            session: opts.session,
+            boot_dir: opts.boot_dir,
+        };
+        let (format, info) = crate::views::open_format(meta_src, opts.view, &iso)?;
+        let mut vol = Volume::with_format(format, info, source, meta, opts)?;
+        vol.info.image_size = image_size;
+        vol.container = container;
         if vol.view() != View::Udf && vol.info.views.contains(&View::Udf) {
             // A forced ISO 9660 view of a bridge disc: say where it misleads.
             for (what, note) in vol.view_report().notes {
@@ -246,12 +272,21 @@ impl Volume {
             data,
             root,
             nodes,
+            container: ContainerInfo {
+                kind: "plain".into(),
+                details: Vec::new(),
+            },
         })
     }
 
     /// Facts about the image, for `info`.
     pub fn info(&self) -> &VolumeInfo {
         &self.info
+    }
+
+    /// The container the image came in (plain, BIN/CUE, NRG, CSO, ...).
+    pub fn container(&self) -> &ContainerInfo {
+        &self.container
     }
 
     /// The view in use.
@@ -451,6 +486,20 @@ impl Volume {
             FileType::Directory => return Err(Error::IsADirectory(format!("node {}", node.id()))),
             FileType::Regular => {}
             _ => return Ok(0),
+        }
+        if let Some(decoder) = node.info.data.decoder() {
+            let len = node.info.data.len();
+            let want = len.saturating_sub(offset).min(buf.len() as u64) as usize;
+            let mut done = 0;
+            while done < want {
+                let at = offset + done as u64;
+                let n = decoder.read_at(&*self.meta, at, &mut buf[done..want])?;
+                if n == 0 {
+                    break;
+                }
+                done += n;
+            }
+            return Ok(done);
         }
         let mut done = 0usize;
         for (extent, within, n) in node.info.data.map(offset, buf.len() as u64) {

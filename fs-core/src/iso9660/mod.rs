@@ -38,6 +38,35 @@ use susp::SuspInfo;
 /// Largest single metadata read (a directory extent is capped at 64 MiB).
 const MAX_READ: usize = directory::MAX_DIR_BYTES as usize;
 
+/// Choices about the ISO 9660 side beyond the view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IsoOptions {
+    /// Session of a multisession disc to open (1-based); the last when `None`.
+    pub session: Option<u32>,
+    /// Show El Torito boot images in a virtual `[BOOT]` directory.
+    pub boot_dir: bool,
+}
+
+impl Default for IsoOptions {
+    fn default() -> Self {
+        IsoOptions {
+            session: None,
+            boot_dir: true,
+        }
+    }
+}
+
+/// [`open`] with [`IsoOptions`]. (Sessions and the boot directory are not
+/// read yet: the options are accepted and ignored.)
+pub fn open_with(
+    source: Arc<dyn ReadAt>,
+    want: Option<View>,
+    opts: &IsoOptions,
+) -> Result<(Box<dyn Format>, VolumeInfo)> {
+    let _ = opts;
+    open(source, want)
+}
+
 /// Opens the ISO 9660 side of an image and picks a view: `want` if given
 /// (error [`Error::ViewUnavailable`] if absent), else Rock Ridge, then Joliet,
 /// then plain ISO 9660.
