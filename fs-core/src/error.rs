@@ -55,14 +55,16 @@ impl fmt::Display for Location {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// The underlying file (or other source) failed.
-    #[error("I/O error reading {len} bytes at image offset {offset}: {source}")]
+    #[error("I/O error reading {len} bytes at image offset {offset}: {cause}")]
     Io {
         /// Byte offset in the image.
         offset: u64,
         /// Number of bytes asked for.
         len: usize,
-        /// What the operating system said.
-        source: Arc<io::Error>,
+        /// What the operating system (or a container layer below) said. Part
+        /// of the message, not a separate error source, so that error chains
+        /// do not print it twice.
+        cause: Arc<io::Error>,
     },
 
     /// The image ends before a structure that should be there.
@@ -135,7 +137,7 @@ impl Error {
         Error::Io {
             offset,
             len,
-            source: Arc::new(source),
+            cause: Arc::new(source),
         }
     }
 
