@@ -122,6 +122,17 @@ impl BootEntry {
     }
 }
 
+/// A boot image as shown in the `[BOOT]` directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BootImage {
+    /// The catalog entry.
+    pub entry: BootEntry,
+    /// File name in `[BOOT]` (7-Zip's naming).
+    pub name: String,
+    /// Bytes shown (see `iso9660::open_with` for how sizes are chosen).
+    pub size: u64,
+}
+
 /// Name of a platform id.
 pub fn platform_name(id: u8) -> &'static str {
     match id {

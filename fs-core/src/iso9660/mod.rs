@@ -114,20 +114,12 @@ pub fn open_with(
     info.extra.retain(|(k, _)| *k != "El Torito");
     info.extra
         .push(("El Torito", el_torito::summary(&entries, &sizes)));
-    if !opts.boot_dir {
-        return Ok((format, info));
-    }
     let mtime = info.created.unwrap_or(Timestamp::EPOCH);
-    Ok((Box::new(BootDirFs::new(format, boot, mtime)), info))
+    let fs = BootDirFs::new(format, boot, mtime, opts.boot_dir);
+    Ok((Box::new(fs), info))
 }
 
-/// One El Torito boot image as shown in `[BOOT]`.
-#[derive(Debug, Clone)]
-struct BootImage {
-    entry: el_torito::BootEntry,
-    /// Bytes shown (clipped to the image's end).
-    size: u64,
-}
+use el_torito::BootImage;
 
 /// Reads the El Torito catalog of the descriptor set at `first` and sizes
 /// its images: floppy emulation has fixed sizes (1.2M, 1.44M, 2.88M);
@@ -168,8 +160,20 @@ fn boot_images(src: &Arc<dyn ReadAt>, first: u64, fs: &dyn Format) -> Result<Vec
         };
         out.push(BootImage {
             entry: e,
+            name: String::new(),
             size: size.min(len - start),
         });
+    }
+    // 7-Zip's names: "Boot-NoEmul.img", numbered "1-Boot-NoEmul.img", ...
+    // when the catalog lists several images.
+    let several = out.len() > 1;
+    for (i, b) in out.iter_mut().enumerate() {
+        let stem = b.entry.media.file_stem();
+        b.name = if several {
+            format!("{}-{stem}.img", i + 1)
+        } else {
+            format!("{stem}.img")
+        };
     }
     Ok(out)
 }
@@ -215,12 +219,15 @@ pub const BOOT_DIR: &str = "[BOOT]";
 /// directory record or directory extent can be.
 struct BootDirFs {
     inner: Box<dyn Format>,
+    images: Vec<BootImage>,
+    /// Show the `[BOOT]` directory (else only [`Format::boot_images`]).
+    show: bool,
     dir: NodeInfo,
     files: Vec<(String, NodeInfo)>,
 }
 
 impl BootDirFs {
-    fn new(inner: Box<dyn Format>, images: Vec<BootImage>, mtime: Timestamp) -> Self {
+    fn new(inner: Box<dyn Format>, images: Vec<BootImage>, mtime: Timestamp, show: bool) -> Self {
         let catalog = images
             .first()
             .map_or(0, |b| b.entry.entry_offset.saturating_sub(32));
@@ -244,17 +251,10 @@ impl BootDirFs {
             hidden: false,
             inode: id,
         };
-        let several = images.len() > 1;
         let files = images
             .iter()
-            .enumerate()
-            .map(|(i, b)| {
-                let stem = b.entry.media.file_stem();
-                let name = if several {
-                    format!("{}-{stem}.img", i + 1)
-                } else {
-                    format!("{stem}.img")
-                };
+            .map(|b| {
+                let name = b.name.clone();
                 let id = b.entry.entry_offset;
                 let start = u64::from(b.entry.load_rba) * 2048;
                 (
@@ -271,6 +271,8 @@ impl BootDirFs {
         let dir_id = catalog + 1;
         BootDirFs {
             inner,
+            images,
+            show,
             dir: NodeInfo {
                 id: NodeId(dir_id),
                 attr: attrs(FileType::Directory, 0, dir_id),
@@ -292,6 +294,9 @@ impl Format for BootDirFs {
     }
 
     fn read_dir(&self, dir: &NodeInfo) -> Result<DirContents> {
+        if !self.show {
+            return self.inner.read_dir(dir);
+        }
         if dir.id == self.dir.id && dir.attr.kind == FileType::Directory {
             return Ok(DirContents {
                 entries: self.files.clone(),
@@ -307,6 +312,10 @@ impl Format for BootDirFs {
             }
         }
         Ok(out)
+    }
+
+    fn boot_images(&self) -> Vec<BootImage> {
+        self.images.clone()
     }
 }
 
