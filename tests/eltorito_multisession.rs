@@ -96,7 +96,14 @@ fn fixtures() -> &'static Path {
         };
         xo(&["-map", "ms/a", "/"]);
         xo(&["-map", "ms/b", "/b"]);
-        xo(&["-map", "ms/c/change.txt", "/change.txt", "-rm", "/del.txt", "--"]);
+        xo(&[
+            "-map",
+            "ms/c/change.txt",
+            "/change.txt",
+            "-rm",
+            "/del.txt",
+            "--",
+        ]);
         dir
     })
 }
@@ -261,9 +268,12 @@ fn info_lists_the_catalog_as_xorriso_reports_it() {
     }
 }
 
+/// A `[BOOT]` file name and the bytes it must hold.
+type Expected = (&'static str, Vec<u8>);
+
 #[test]
 fn boot_dir_matches_seven_zip_and_the_sources() {
-    let sources: [(&str, Vec<(&str, Vec<u8>)>); 2] = [
+    let sources: [(&str, Vec<Expected>); 2] = [
         (
             "boot.iso",
             vec![

@@ -11,8 +11,8 @@
 //!   entry with bit 5 of the media byte set is followed by extension entries
 //!   (header 0x44, bit 5 of byte 1 = more follow), which we skip.
 //!
-//! Reading is bounded: the catalog is read from at most [`MAX_CATALOG_SECTORS`]
-//! sectors, i.e. at most [`MAX_ENTRIES`] 32-byte entries.
+//! Reading is bounded: the catalog is read from at most 4
+//! sectors, i.e. at most 256 32-byte entries.
 
 use crate::error::{Error, Location, Result};
 use crate::source::ReadAt;

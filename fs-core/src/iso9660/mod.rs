@@ -59,7 +59,7 @@ impl Default for IsoOptions {
 }
 
 /// [`open`] with [`IsoOptions`]: picks the session (`opts.session`, see
-/// [`session`](self) for how sessions are found) and adds the El Torito
+/// the private `session` module for how sessions are found) and adds the El Torito
 /// `[BOOT]` directory (`opts.boot_dir`).
 ///
 /// Errors: [`Error::NotFound`] when the session asked for does not exist.
