@@ -592,3 +592,27 @@ fn fuse_boot_dir_and_session() {
     );
     assert!(!m.mnt.join("del.txt").exists());
 }
+
+#[test]
+fn real_grub_rescue_image_boot_dir_matches_seven_zip_and_xorriso() {
+    let image = common::corpus("grub-rescue-cdrom.iso");
+    let theirs = xorriso_boot(&image);
+    let info = info_json(&[], &image);
+    let ours = info["boot"].as_array().unwrap();
+    assert_eq!(ours.len(), theirs.len());
+    assert_eq!(ours[0]["load_rba"], theirs[0].lba);
+    assert_eq!(ours[0]["sector_count"], theirs[0].sector_count);
+    let seven = seven_zip_boot(&image);
+    let extracted = seven_zip_extract(&image);
+    let listing = ls_json(&[], &image, "/[BOOT]");
+    assert_eq!(
+        listing.keys().collect::<Vec<_>>(),
+        seven.keys().collect::<Vec<_>>()
+    );
+    for (name, size) in &seven {
+        assert_eq!(listing[name]["size"], *size, "{name}");
+        let path = format!("/[BOOT]/{name}");
+        let ours = cli_bytes(&[OsStr::new("cat"), image.as_os_str(), OsStr::new(&path)]);
+        assert!(ours == extracted[name], "{name}: bytes differ from 7-Zip's");
+    }
+}
