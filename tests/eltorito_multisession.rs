@@ -616,3 +616,87 @@ fn real_grub_rescue_image_boot_dir_matches_seven_zip_and_xorriso() {
         assert!(ours == extracted[name], "{name}: bytes differ from 7-Zip's");
     }
 }
+
+/// Byte offset of the boot catalog of an image (from its El Torito boot
+/// record, BP 72-75).
+fn catalog_offset(img: &[u8]) -> usize {
+    for sector in 16..32 {
+        let s = &img[sector * 2048..(sector + 1) * 2048];
+        if s[0] == 0 && &s[1..6] == b"CD001" && s[7..].starts_with(b"EL TORITO") {
+            return u32::from_le_bytes([s[71], s[72], s[73], s[74]]) as usize * 2048;
+        }
+    }
+    panic!("no boot record");
+}
+
+/// Writes `img` to a temporary file and opens it.
+fn open_bytes(img: &[u8], dir: &tempfile::TempDir, name: &str, boot_dir: bool) -> Volume {
+    let p = dir.path().join(name);
+    fs::write(&p, img).unwrap();
+    let opts = OpenOptions {
+        boot_dir,
+        ..OpenOptions::default()
+    };
+    Volume::open_path(&p, &opts).unwrap()
+}
+
+#[test]
+fn understated_efi_sector_count_takes_the_file_size() {
+    // EFI entries often say 0 or 1 sectors; the image file that starts at
+    // the load RBA gives the real size.
+    let img = fs::read(img("boot.iso")).unwrap();
+    let cat = catalog_offset(&img);
+    let dir = tempfile::tempdir().unwrap();
+    // The EFI entry is the first entry of the section after the header
+    // (validation, default, header, entry: byte 96).
+    let count = cat + 96 + 6;
+    assert_eq!(u16::from_le_bytes([img[count], img[count + 1]]), 2880);
+    for n in [0u16, 1] {
+        let mut patched = img.clone();
+        patched[count..count + 2].copy_from_slice(&n.to_le_bytes());
+        let vol = open_bytes(&patched, &dir, &format!("count{n}.iso"), true);
+        assert_eq!(vol.boot_images()[1].size, 1_474_560, "count {n}");
+        assert_eq!(read_path(&vol, "/[BOOT]/2-Boot-NoEmul.img"), efi_img());
+    }
+}
+
+#[test]
+fn damaged_catalog_is_reported_and_the_tree_still_opens() {
+    let img = fs::read(img("boot.iso")).unwrap();
+    let cat = catalog_offset(&img);
+    let dir = tempfile::tempdir().unwrap();
+    for (what, patch) in [("checksum", 4usize), ("55 AA", 31)] {
+        let mut bad = img.clone();
+        bad[cat + patch] ^= 0x5A;
+        let vol = open_bytes(&bad, &dir, "bad.iso", true);
+        assert!(vol.boot_images().is_empty());
+        assert!(vol.resolve("/[BOOT]", true).is_err());
+        assert_eq!(read_path(&vol, "/efi.img"), efi_img());
+        let note = &vol
+            .info()
+            .extra
+            .iter()
+            .find(|(k, _)| *k == "El Torito")
+            .unwrap()
+            .1;
+        assert!(note.contains(what), "{what}: {note}");
+    }
+}
+
+#[test]
+fn a_real_boot_directory_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    fs::create_dir_all(tree.join("[BOOT]")).unwrap();
+    fs::write(tree.join("[BOOT]/real.txt"), "real\n").unwrap();
+    fs::write(tree.join("efi.img"), efi_img()).unwrap();
+    run(Command::new("xorriso")
+        .current_dir(dir.path())
+        .args(["-as", "mkisofs", "-R", "-e", "efi.img", "-no-emul-boot"])
+        .args(["-o", "real.iso", "tree"]));
+    let image = dir.path().join("real.iso");
+    let listing = ls_json(&[], &image, "/[BOOT]");
+    assert_eq!(listing.keys().collect::<Vec<_>>(), ["real.txt"]);
+    // The catalog is still reported.
+    assert_eq!(info_json(&[], &image)["boot"].as_array().unwrap().len(), 1);
+}

@@ -224,6 +224,8 @@ struct BootDirFs {
     show: bool,
     dir: NodeInfo,
     files: Vec<(String, NodeInfo)>,
+    /// The collision with a real `[BOOT]` was logged.
+    warned: std::sync::atomic::AtomicBool,
 }
 
 impl BootDirFs {
@@ -280,6 +282,7 @@ impl BootDirFs {
                 link_target: None,
             },
             files,
+            warned: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -306,7 +309,9 @@ impl Format for BootDirFs {
         let mut out = self.inner.read_dir(dir)?;
         if dir.id == self.inner.root()?.id {
             if out.entries.iter().any(|(n, _)| n == BOOT_DIR) {
-                log::warn!("the image has a real {BOOT_DIR} entry; boot images not shown");
+                if !self.warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    log::warn!("the image has a real {BOOT_DIR} entry; boot images not shown");
+                }
             } else {
                 out.entries.push((BOOT_DIR.to_string(), self.dir.clone()));
             }
