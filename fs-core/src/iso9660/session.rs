@@ -65,7 +65,15 @@ pub(crate) fn find(src: &dyn ReadAt) -> Result<Vec<Session>> {
             break;
         };
         out.push(Session { start, blocks });
-        let next = (start + blocks.max(1)).div_ceil(ALIGN) * ALIGN;
+        // xorriso's per-session copies count the session's own blocks; a
+        // session written with `-as mkisofs -C a,b` counts from LBA 0.
+        let relative = (start + blocks.max(1)).div_ceil(ALIGN) * ALIGN;
+        let absolute = blocks.div_ceil(ALIGN) * ALIGN;
+        let next = if pvd_blocks(src, relative + 16)?.is_some() || absolute <= start {
+            relative
+        } else {
+            absolute
+        };
         if next <= start {
             break;
         }
@@ -121,6 +129,20 @@ mod tests {
         let starts: Vec<u64> = s.iter().map(|s| s.start).collect();
         assert_eq!(starts, [32, 64, 96]);
         assert_eq!(summary(&s, 3), "3 (start LBAs 32, 64, 96); showing 3");
+    }
+
+    #[test]
+    fn absolute_sizes() {
+        // Sessions written growisofs-style (`-C start,...`) declare their
+        // end as an absolute block number.
+        let mut img = Vec::new();
+        put(&mut img, 16, &pvd(90));
+        put(&mut img, 48, &pvd(50));
+        put(&mut img, 80, &pvd(90));
+        img.resize(200 * 2048, 0);
+        let s = find(&MemSource::new(img)).unwrap();
+        let starts: Vec<u64> = s.iter().map(|s| s.start).collect();
+        assert_eq!(starts, [32, 64]);
     }
 
     #[test]
