@@ -700,3 +700,39 @@ fn a_real_boot_directory_wins() {
     // The catalog is still reported.
     assert_eq!(info_json(&[], &image)["boot"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn hard_disk_emulation_is_sized_by_its_partition_table() {
+    // A 1 MiB disk image: MBR with one partition, sectors 63..2048.
+    let mut disk = pattern(1 << 20, 11, 7, 239);
+    disk[446..510].fill(0);
+    disk[446..454].copy_from_slice(&[0x80, 1, 1, 0, 0x83, 0xFE, 0xFF, 0xFF]);
+    disk[454..458].copy_from_slice(&63u32.to_le_bytes());
+    disk[458..462].copy_from_slice(&(2048u32 - 63).to_le_bytes());
+    disk[510] = 0x55;
+    disk[511] = 0xAA;
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join("tree")).unwrap();
+    fs::write(dir.path().join("tree/hd.img"), &disk).unwrap();
+    run(Command::new("xorriso")
+        .current_dir(dir.path())
+        .args(["-as", "mkisofs", "-R", "-b", "hd.img", "-hard-disk-boot"])
+        .args(["-o", "hd.iso", "tree"]));
+    let image = dir.path().join("hd.iso");
+    let theirs = xorriso_boot(&image);
+    assert_eq!(theirs[0].emulation, "hd");
+    let info = info_json(&[], &image);
+    assert_eq!(info["boot"][0]["media"], "hard disk");
+    assert_eq!(info["boot"][0]["sector_count"], theirs[0].sector_count);
+    // Same name as 7-Zip; 7-Zip shows only sector count x 512 bytes (the
+    // MBR), we show the whole disk the partition table describes.
+    let seven = seven_zip_boot(&image);
+    assert_eq!(seven.keys().collect::<Vec<_>>(), ["Boot-HardDisk.img"]);
+    assert_eq!(seven["Boot-HardDisk.img"], 512);
+    let ours = cli_bytes(&[
+        OsStr::new("cat"),
+        image.as_os_str(),
+        OsStr::new("/[BOOT]/Boot-HardDisk.img"),
+    ]);
+    assert!(ours == disk, "hard disk image differs from the source");
+}
