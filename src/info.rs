@@ -52,7 +52,31 @@ pub fn to_json(vol: &Volume, report: &ViewReport) -> Value {
         "effective": date(i.effective),
         "extra": extra,
         "cache": {"hits": stats.hits, "misses": stats.misses},
+        "boot": boot_json(vol),
     })
+}
+
+/// The El Torito catalog: one object per boot image, in catalog order.
+fn boot_json(vol: &Volume) -> Value {
+    vol.boot_images()
+        .iter()
+        .map(|b| {
+            let e = &b.entry;
+            json!({
+                "name": b.name,
+                "size": b.size,
+                "platform": fs_core::iso9660::el_torito::platform_name(e.platform),
+                "platform_id": e.platform,
+                "bootable": e.bootable,
+                "media": e.media.as_str(),
+                "load_segment": e.load_segment,
+                "load_segment_effective": e.effective_load_segment(),
+                "system_type": e.system_type,
+                "sector_count": e.sector_count,
+                "load_rba": e.load_rba,
+            })
+        })
+        .collect()
 }
 
 /// Prints the facts about `vol`.

@@ -146,6 +146,14 @@ fn spawn_daemon(cli: &Cli, image: &Path, mountpoint: &Path, lists: &[String]) ->
         cmd.arg("--view").arg(v.as_str());
     }
     cmd.arg("--cache-size").arg(cli.cache_size.to_string());
+    // The server reopens the image: it must see the same session and
+    // [BOOT] choice as the user asked for.
+    if let Some(n) = cli.session {
+        cmd.arg("--session").arg(n.to_string());
+    }
+    if cli.no_boot_dir {
+        cmd.arg("--no-boot-dir");
+    }
     if cli.verbose > 0 {
         cmd.arg(format!("-{}", "v".repeat(usize::from(cli.verbose))));
     }

@@ -27,7 +27,8 @@ fn run(args: &[&OsStr]) -> Vec<u8> {
 
 /// `ls -R --json` plus `cat` of every file, into the `ref.jsonl` shape.
 fn cli_listing(image: &Path, view: Option<&str>) -> Listing {
-    let mut base: Vec<&OsStr> = Vec::new();
+    // The references are the trees xorriso/osirrox see: no El Torito [BOOT].
+    let mut base: Vec<&OsStr> = vec![OsStr::new("--no-boot-dir")];
     if let Some(v) = view {
         base.extend([OsStr::new("--view"), OsStr::new(v)]);
     }

@@ -290,7 +290,8 @@ fn real_grub_rescue_image_mount_matches_osirrox() {
     if !fuse_available() {
         return;
     }
-    let m = Mount::new(&corpus("grub-rescue-cdrom.iso"), &[]);
+    // osirrox's tree has no El Torito [BOOT] directory.
+    let m = Mount::new(&corpus("grub-rescue-cdrom.iso"), &["--no-boot-dir"]);
     let keys = Keys {
         links: false,
         ..Keys::ALL

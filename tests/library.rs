@@ -11,8 +11,11 @@ use common::{Keys, Listing, assert_listing, corpus, entry, fixtures, load_ref, s
 use fs_core::{Error, FileType, NodeId, OpenOptions, View, Volume};
 
 fn open(path: &Path, view: Option<View>) -> Volume {
+    // The references (osirrox, bsdtar, source trees) have no El Torito
+    // [BOOT] directory; tests/eltorito_multisession.rs covers it.
     let opts = OpenOptions {
         view,
+        boot_dir: false,
         ..OpenOptions::default()
     };
     Volume::open_path(path, &opts).unwrap_or_else(|e| panic!("open {}: {e}", path.display()))

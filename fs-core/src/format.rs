@@ -92,6 +92,11 @@ pub trait Format: Send + Sync {
 
     /// Lists `dir` (a node this reader returned earlier).
     fn read_dir(&self, dir: &NodeInfo) -> Result<DirContents>;
+
+    /// El Torito boot images of the image (empty for readers without them).
+    fn boot_images(&self) -> Vec<crate::iso9660::el_torito::BootImage> {
+        Vec::new()
+    }
 }
 
 /// Descriptive facts about an opened image, for `info`.

@@ -294,6 +294,12 @@ impl Volume {
         self.format.view()
     }
 
+    /// The El Torito boot images (catalog order), with the names and sizes
+    /// the `[BOOT]` directory uses; empty when the image is not bootable.
+    pub fn boot_images(&self) -> Vec<crate::iso9660::el_torito::BootImage> {
+        self.format.boot_images()
+    }
+
     /// Counters of the metadata cache.
     pub fn cache_stats(&self) -> CacheStats {
         self.meta.stats()

@@ -169,6 +169,9 @@ fn open(path: &Path, view: Option<View>) -> Volume {
         path,
         &OpenOptions {
             view,
+            // The references (xorriso, osirrox, source trees) have no El
+            // Torito [BOOT] directory.
+            boot_dir: false,
             ..OpenOptions::default()
         },
     )

@@ -18,8 +18,10 @@
 mod datetime;
 mod directory;
 mod directory_record;
+pub mod el_torito;
 mod joliet;
 mod rock_ridge;
+mod session;
 mod susp;
 mod volume_descriptor;
 
@@ -56,22 +58,286 @@ impl Default for IsoOptions {
     }
 }
 
-/// [`open`] with [`IsoOptions`]. (Sessions and the boot directory are not
-/// read yet: the options are accepted and ignored.)
+/// [`open`] with [`IsoOptions`]: picks the session (`opts.session`, see
+/// the private `session` module for how sessions are found) and adds the El Torito
+/// `[BOOT]` directory (`opts.boot_dir`).
+///
+/// Errors: [`Error::NotFound`] when the session asked for does not exist.
 pub fn open_with(
     source: Arc<dyn ReadAt>,
     want: Option<View>,
     opts: &IsoOptions,
 ) -> Result<(Box<dyn Format>, VolumeInfo)> {
-    let _ = opts;
-    open(source, want)
+    let sessions = match session::find(&*source) {
+        Ok(s) => s,
+        Err(e) => {
+            log::warn!("looking for sessions: {e}");
+            Vec::new()
+        }
+    };
+    let (first, shown) = match opts.session {
+        None => (volume_descriptor::FIRST_SECTOR, sessions.len()),
+        Some(n) => {
+            let s = usize::try_from(n)
+                .ok()
+                .and_then(|n| n.checked_sub(1))
+                .and_then(|i| sessions.get(i))
+                .ok_or_else(|| {
+                    Error::NotFound(format!(
+                        "session {n}: the image has {} session{}",
+                        sessions.len(),
+                        if sessions.len() == 1 { "" } else { "s" }
+                    ))
+                })?;
+            (s.start + volume_descriptor::FIRST_SECTOR, n as usize)
+        }
+    };
+    let (format, mut info) = open_at(Arc::clone(&source), want, first)?;
+    if sessions.len() > 1 || opts.session.is_some() {
+        info.extra
+            .push(("Sessions", session::summary(&sessions, shown)));
+    }
+    let boot = match boot_images(&source, first, &*format) {
+        Ok(b) => b,
+        Err(e) => {
+            log::warn!("{e}");
+            info.extra.retain(|(k, _)| *k != "El Torito");
+            info.extra.push(("El Torito", format!("unreadable: {e}")));
+            Vec::new()
+        }
+    };
+    if boot.is_empty() {
+        return Ok((format, info));
+    }
+    let entries: Vec<_> = boot.iter().map(|b| b.entry.clone()).collect();
+    let sizes: Vec<u64> = boot.iter().map(|b| b.size).collect();
+    info.extra.retain(|(k, _)| *k != "El Torito");
+    info.extra
+        .push(("El Torito", el_torito::summary(&entries, &sizes)));
+    let mtime = info.created.unwrap_or(Timestamp::EPOCH);
+    let fs = BootDirFs::new(format, boot, mtime, opts.boot_dir);
+    Ok((Box::new(fs), info))
+}
+
+use el_torito::BootImage;
+
+/// Reads the El Torito catalog of the descriptor set at `first` and sizes
+/// its images: floppy emulation has fixed sizes (1.2M, 1.44M, 2.88M);
+/// hard disk emulation takes the end of the last partition of the image's
+/// MBR; no emulation is sector count x 512, except that an entry with a
+/// count of 0 or 1 (EFI images are often given so) takes the size of the
+/// file in the tree that starts at its load RBA when there is one. Every
+/// size is clipped to the end of the image, as 7-Zip does.
+fn boot_images(src: &Arc<dyn ReadAt>, first: u64, fs: &dyn Format) -> Result<Vec<BootImage>> {
+    let Some(lba) = el_torito::find_catalog(&**src, first)? else {
+        return Ok(Vec::new());
+    };
+    let entries = el_torito::read_catalog(&**src, lba)?;
+    let len = src.len();
+    let mut out = Vec::new();
+    for e in entries {
+        let start = u64::from(e.load_rba) * 2048;
+        if start >= len {
+            log::warn!(
+                "El Torito boot image at LBA {} lies past the end of the image",
+                e.load_rba
+            );
+            continue;
+        }
+        let counted = u64::from(e.sector_count) * 512;
+        let size = match e.media {
+            el_torito::BootMedia::HardDisk => {
+                let mut mbr = vec![0u8; 512];
+                match src.read_exact_at(start, &mut mbr) {
+                    Ok(()) => el_torito::mbr_size(&mbr).unwrap_or(counted),
+                    Err(_) => counted,
+                }
+            }
+            el_torito::BootMedia::NoEmulation if e.sector_count <= 1 => {
+                file_size_at(fs, start).unwrap_or(counted.max(512))
+            }
+            m => m.floppy_size().unwrap_or(counted),
+        };
+        out.push(BootImage {
+            entry: e,
+            name: String::new(),
+            size: size.min(len - start),
+        });
+    }
+    // 7-Zip's names: "Boot-NoEmul.img", numbered "1-Boot-NoEmul.img", ...
+    // when the catalog lists several images.
+    let several = out.len() > 1;
+    for (i, b) in out.iter_mut().enumerate() {
+        let stem = b.entry.media.file_stem();
+        b.name = if several {
+            format!("{}-{stem}.img", i + 1)
+        } else {
+            format!("{stem}.img")
+        };
+    }
+    Ok(out)
+}
+
+/// The size of a regular file whose data starts at byte `start` (a bounded
+/// breadth-first walk of the tree: at most 4096 directories).
+fn file_size_at(fs: &dyn Format, start: u64) -> Option<u64> {
+    let mut dirs = std::collections::VecDeque::from([fs.root().ok()?]);
+    let mut seen = 0;
+    while let Some(dir) = dirs.pop_front() {
+        seen += 1;
+        if seen > 4096 {
+            break;
+        }
+        let Ok(list) = fs.read_dir(&dir) else {
+            continue;
+        };
+        for (_, n) in list.entries {
+            match n.attr.kind {
+                FileType::Directory => dirs.push_back(n),
+                FileType::Regular => {
+                    if let Some(Extent::Recorded { start: s, .. }) = n.data.extents().first() {
+                        if *s == start {
+                            return Some(n.attr.size);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
+/// Name of the virtual directory holding the boot images (as 7-Zip).
+pub const BOOT_DIR: &str = "[BOOT]";
+
+/// A view with the virtual `[BOOT]` directory added to its root.
+///
+/// Node ids cannot collide with real ones: the directory's id is the
+/// catalog's first byte offset + 1 and each image's the byte offset of its
+/// catalog entry; both lie inside the boot catalog's sector, where no
+/// directory record or directory extent can be.
+struct BootDirFs {
+    inner: Box<dyn Format>,
+    images: Vec<BootImage>,
+    /// Show the `[BOOT]` directory (else only [`Format::boot_images`]).
+    show: bool,
+    dir: NodeInfo,
+    files: Vec<(String, NodeInfo)>,
+    /// The collision with a real `[BOOT]` was logged.
+    warned: std::sync::atomic::AtomicBool,
+}
+
+impl BootDirFs {
+    fn new(inner: Box<dyn Format>, images: Vec<BootImage>, mtime: Timestamp, show: bool) -> Self {
+        let catalog = images
+            .first()
+            .map_or(0, |b| b.entry.entry_offset.saturating_sub(32));
+        let attrs = |kind, size, id| Attributes {
+            kind,
+            size,
+            allocated: size,
+            mode: if kind == FileType::Directory {
+                0o555
+            } else {
+                0o444
+            },
+            nlink: if kind == FileType::Directory { 2 } else { 1 },
+            uid: 0,
+            gid: 0,
+            rdev: None,
+            mtime,
+            atime: None,
+            ctime: None,
+            crtime: None,
+            hidden: false,
+            inode: id,
+        };
+        let files = images
+            .iter()
+            .map(|b| {
+                let name = b.name.clone();
+                let id = b.entry.entry_offset;
+                let start = u64::from(b.entry.load_rba) * 2048;
+                (
+                    name,
+                    NodeInfo {
+                        id: NodeId(id),
+                        attr: attrs(FileType::Regular, b.size, id),
+                        data: FileData::new([Extent::Recorded { start, len: b.size }]),
+                        link_target: None,
+                    },
+                )
+            })
+            .collect();
+        let dir_id = catalog + 1;
+        BootDirFs {
+            inner,
+            images,
+            show,
+            dir: NodeInfo {
+                id: NodeId(dir_id),
+                attr: attrs(FileType::Directory, 0, dir_id),
+                data: FileData::empty(),
+                link_target: None,
+            },
+            files,
+            warned: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+}
+
+impl Format for BootDirFs {
+    fn view(&self) -> View {
+        self.inner.view()
+    }
+
+    fn root(&self) -> Result<NodeInfo> {
+        self.inner.root()
+    }
+
+    fn read_dir(&self, dir: &NodeInfo) -> Result<DirContents> {
+        if !self.show {
+            return self.inner.read_dir(dir);
+        }
+        if dir.id == self.dir.id && dir.attr.kind == FileType::Directory {
+            return Ok(DirContents {
+                entries: self.files.clone(),
+                problems: Vec::new(),
+            });
+        }
+        let mut out = self.inner.read_dir(dir)?;
+        if dir.id == self.inner.root()?.id {
+            if out.entries.iter().any(|(n, _)| n == BOOT_DIR) {
+                if !self.warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    log::warn!("the image has a real {BOOT_DIR} entry; boot images not shown");
+                }
+            } else {
+                out.entries.push((BOOT_DIR.to_string(), self.dir.clone()));
+            }
+        }
+        Ok(out)
+    }
+
+    fn boot_images(&self) -> Vec<BootImage> {
+        self.images.clone()
+    }
 }
 
 /// Opens the ISO 9660 side of an image and picks a view: `want` if given
 /// (error [`Error::ViewUnavailable`] if absent), else Rock Ridge, then Joliet,
 /// then plain ISO 9660.
 pub fn open(source: Arc<dyn ReadAt>, want: Option<View>) -> Result<(Box<dyn Format>, VolumeInfo)> {
-    let set = volume_descriptor::read_set(&*source)?;
+    open_at(source, want, volume_descriptor::FIRST_SECTOR)
+}
+
+/// [`open`] for the descriptor set that starts at sector `first`.
+fn open_at(
+    source: Arc<dyn ReadAt>,
+    want: Option<View>,
+    first: u64,
+) -> Result<(Box<dyn Format>, VolumeInfo)> {
+    let set = volume_descriptor::read_set_from(&*source, first)?;
     let pvd = &set.primary;
     let image_len = source.len();
     let reader = Reader {

@@ -87,7 +87,14 @@ pub(crate) struct DescriptorSet {
 /// Errors: [`Error::NotRecognized`] when sector 16 is not a descriptor
 /// ("CD001" missing or image too short); [`Error::Corrupt`] when there is
 /// no primary volume descriptor or it is unusable.
+#[cfg(test)]
 pub(crate) fn read_set(src: &dyn ReadAt) -> Result<DescriptorSet> {
+    read_set_from(src, FIRST_SECTOR)
+}
+
+/// Reads the volume descriptor set that starts at sector `first` (a
+/// session of a multisession image: its start + 16).
+pub(crate) fn read_set_from(src: &dyn ReadAt, first: u64) -> Result<DescriptorSet> {
     let image_len = src.len();
     let mut primary = None;
     let mut joliet_vd = None;
@@ -96,7 +103,7 @@ pub(crate) fn read_set(src: &dyn ReadAt) -> Result<DescriptorSet> {
     let mut terminated = false;
     let mut ended_at = None;
     for i in 0..MAX_DESCRIPTORS {
-        let sector = FIRST_SECTOR + i;
+        let sector = first + i;
         let off = sector * SECTOR_SIZE;
         if off + SECTOR_SIZE > image_len {
             if i == 0 {
@@ -117,9 +124,9 @@ pub(crate) fn read_set(src: &dyn ReadAt) -> Result<DescriptorSet> {
             .map_err(|e| Error::io(off, buf.len(), e))?;
         if buf.get(1..6) != Some(&STANDARD_ID[..]) {
             if i == 0 {
-                return Err(Error::NotRecognized(
-                    "no ISO 9660 volume descriptor (\"CD001\") at sector 16".into(),
-                ));
+                return Err(Error::NotRecognized(format!(
+                    "no ISO 9660 volume descriptor (\"CD001\") at sector {first}"
+                )));
             }
             warnings.push(format!(
                 "sector {sector} in the volume descriptor set is not a volume descriptor; \
@@ -179,7 +186,7 @@ pub(crate) fn read_set(src: &dyn ReadAt) -> Result<DescriptorSet> {
         },
         None => Error::corrupt(
             "volume descriptor set",
-            Location::sector(FIRST_SECTOR),
+            Location::sector(first),
             "no primary volume descriptor",
         ),
     })?;
