@@ -282,7 +282,7 @@ impl CsoBlocks {
             }
             Method::Deflate => inflate_raw(&data, out)
                 .map_err(|reason| corrupt("CSO block", at, format!("deflate block {n}: {reason}"))),
-            Method::Lz4 => lz4_block(&data, out)
+            Method::Lz4 => lz4_block(&data, out, 1u64 << self.shift)
                 .map_err(|reason| corrupt("CSO block", at, format!("LZ4 block {n}: {reason}"))),
         }
     }
@@ -308,15 +308,34 @@ fn inflate_raw(data: &[u8], out: &mut [u8]) -> std::result::Result<(), String> {
 }
 
 /// Decompresses one raw LZ4 block into exactly `out`.
-fn lz4_block(data: &[u8], out: &mut [u8]) -> std::result::Result<(), String> {
-    let got = lz4_flex::block::decompress_into(data, out).map_err(|e| e.to_string())?;
-    if got != out.len() {
-        return Err(format!(
-            "decompresses to {got} bytes, expected {}",
-            out.len()
-        ));
+///
+/// The stored size of a block includes the zero padding up to the index
+/// alignment (`align` bytes), and an LZ4 block has no end marker: when the
+/// whole input does not decode, trailing zero bytes (at most `align - 1`)
+/// are dropped one at a time. Cutting too many loses literals (too short);
+/// cutting too few leaves a zero offset (an error): the first exact decode
+/// is the right one.
+fn lz4_block(data: &[u8], out: &mut [u8], align: u64) -> std::result::Result<(), String> {
+    let max_pad = usize::try_from(align.saturating_sub(1))
+        .unwrap_or(usize::MAX)
+        .min(4096);
+    let zeros = data.iter().rev().take_while(|&&b| b == 0).count();
+    let mut first_err = None;
+    for cut in 0..=max_pad.min(zeros) {
+        match lz4_flex::block::decompress_into(&data[..data.len() - cut], out) {
+            Ok(got) if got == out.len() => return Ok(()),
+            Ok(got) => {
+                first_err.get_or_insert(format!(
+                    "decompresses to {got} bytes, expected {}",
+                    out.len()
+                ));
+            }
+            Err(e) => {
+                first_err.get_or_insert(e.to_string());
+            }
+        }
     }
-    Ok(())
+    Err(first_err.unwrap_or_default())
 }
 
 impl ReadAt for CsoBlocks {
