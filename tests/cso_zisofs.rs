@@ -292,6 +292,103 @@ fn damaged_cso_fails_only_the_damaged_file() {
     assert!(e.to_string().contains("CSO index"), "{e}");
 }
 
+/// The `maxcso` binary (v1.13, by Unknown W. Brackets): `$MAXCSO`, `maxcso`
+/// on PATH, or the npm package `maxcso` (which ships the Linux binary),
+/// installed once into the target directory with npm. `None` (said loudly)
+/// when none of these works.
+fn maxcso() -> Option<PathBuf> {
+    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let works = |p: &Path| {
+            Command::new(p)
+                .arg("--help")
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("maxcso"))
+        };
+        let mut candidates: Vec<PathBuf> = std::env::var_os("MAXCSO").map(PathBuf::from).into_iter().collect();
+        candidates.push(PathBuf::from("maxcso"));
+        let prefix = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("npm-maxcso");
+        let npm_bin = prefix.join("node_modules/@emmercm/maxcso-linux-x64/dist/maxcso");
+        if let Some(p) = candidates.into_iter().find(|p| works(p)) {
+            return Some(p);
+        }
+        if !works(&npm_bin) {
+            let _ = Command::new("npm")
+                .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
+                .arg(&prefix)
+                .arg("maxcso")
+                .output();
+        }
+        if works(&npm_bin) {
+            return Some(npm_bin);
+        }
+        eprintln!("!! SKIPPED: no maxcso (set MAXCSO, or install npm); the maxcso cross-checks did NOT run !!");
+        None
+    })
+    .clone()
+}
+
+#[test]
+fn maxcso_agrees_both_ways() {
+    let Some(maxcso) = maxcso() else {
+        return;
+    };
+    let dir = fixtures();
+    let iso = dir.join("rr.iso");
+    let expected = load_ref(&dir.join("rr.ref.jsonl"));
+    // maxcso's own images, every flavour, read like the tree.
+    for (name, kind, args) in [
+        ("mx1.cso", "CSO v1", &["--format=cso1"][..]),
+        (
+            "mx16k.cso",
+            "CSO v1",
+            &["--format=cso1", "--block=16384"][..],
+        ),
+        (
+            "mx2.cso",
+            "CSO v2",
+            &["--format=cso2", "--use-zlib", "--use-lz4"][..],
+        ),
+        (
+            "mx2lz4.cso",
+            "CSO v2",
+            &["--format=cso2", "--use-lz4", "--lz4-cost=50"][..],
+        ),
+        ("mx.zso", "ZSO", &["--format=zso"][..]),
+    ] {
+        let out = dir.join(name);
+        run(Command::new(&maxcso)
+            .arg("--quiet")
+            .args(args)
+            .arg(&iso)
+            .arg("-o")
+            .arg(&out));
+        let vol = open(&out);
+        assert_eq!(vol.container().kind, kind, "{name}");
+        assert_listing(
+            &format!("{name} (maxcso)"),
+            &expected,
+            &walk(&vol),
+            Keys::ALL,
+        );
+    }
+    // Our writer's images, decompressed by maxcso, give rr.iso back.
+    let plain = fs::read(&iso).unwrap();
+    for (img, _) in compressed() {
+        let back = img.with_extension("back.iso");
+        run(Command::new(&maxcso)
+            .args(["--quiet", "--decompress"])
+            .arg(img)
+            .arg("-o")
+            .arg(&back));
+        assert!(
+            fs::read(&back).unwrap() == plain,
+            "maxcso reads {} differently",
+            img.display()
+        );
+    }
+}
+
 // ------------------------------------------------------------------ zisofs
 
 /// The zisofs source tree and images: (tree, v1 image, v2 image).
