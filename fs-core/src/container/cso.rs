@@ -390,6 +390,18 @@ mod tests {
 
     /// Builds an image; `how(i)` picks each block's method.
     fn build(kind: Kind, data: &[u8], bs: u32, how: impl Fn(usize) -> Method) -> Vec<u8> {
+        build_shifted(kind, data, bs, 0, how)
+    }
+
+    /// [`build`] with blocks aligned to `1 << shift` (zero padding).
+    fn build_shifted(
+        kind: Kind,
+        data: &[u8],
+        bs: u32,
+        shift: u8,
+        how: impl Fn(usize) -> Method,
+    ) -> Vec<u8> {
+        let align = 1usize << shift;
         let n = data.len().div_ceil(bs as usize);
         let mut out = Vec::new();
         out.extend_from_slice(if kind == Kind::Zso { b"ZISO" } else { b"CISO" });
@@ -397,7 +409,7 @@ mod tests {
         out.extend_from_slice(&(data.len() as u64).to_le_bytes());
         out.extend_from_slice(&bs.to_le_bytes());
         out.push(if kind == Kind::CsoV2 { 2 } else { 1 });
-        out.extend_from_slice(&[0, 0, 0]);
+        out.extend_from_slice(&[shift, 0, 0]);
         let index_at = out.len();
         out.resize(index_at + (n + 1) * 4, 0);
         let mut index = Vec::new();
@@ -414,10 +426,12 @@ mod tests {
                 (_, Method::Lz4) => (lz4_flex::block::compress(chunk), 0),
                 (_, Method::Deflate) => (deflate(chunk), 0),
             };
-            index.push(out.len() as u32 | flag);
+            out.resize(out.len().div_ceil(align) * align, 0);
+            index.push((out.len() >> shift) as u32 | flag);
             out.extend_from_slice(&bytes);
         }
-        index.push(out.len() as u32);
+        out.resize(out.len().div_ceil(align) * align, 0);
+        index.push((out.len() >> shift) as u32);
         for (i, e) in index.iter().enumerate() {
             out[index_at + i * 4..index_at + i * 4 + 4].copy_from_slice(&e.to_le_bytes());
         }
@@ -467,6 +481,29 @@ mod tests {
                 Method::Stored
             }
         });
+    }
+
+    #[test]
+    fn lz4_blocks_with_alignment_padding() {
+        // Zero blocks end in zero literals, followed by zero padding.
+        let mut data = vec![0u8; 2048 * 3];
+        data.extend(sample(2048 * 2 + 5));
+        for kind in [Kind::Zso, Kind::CsoV2] {
+            for shift in [0, 2, 4, 6] {
+                // ZSO has no deflate; CSO v2 mixes both.
+                let img = build_shifted(kind, &data, 2048, shift, |i| {
+                    if kind == Kind::Zso || i % 2 == 0 {
+                        Method::Lz4
+                    } else {
+                        Method::Deflate
+                    }
+                });
+                let (r, _) = open_mem(img).unwrap().unwrap();
+                let mut all = vec![0u8; data.len()];
+                r.read_exact_at(0, &mut all).unwrap();
+                assert_eq!(all, data, "{kind:?} shift {shift}");
+            }
+        }
     }
 
     #[test]
