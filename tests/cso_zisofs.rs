@@ -495,7 +495,7 @@ fn zisofs_files_read_back_as_the_source() {
 fn damaged_zisofs_file_fails_alone() {
     let (_, v1, _) = zisofs_fixture();
     let mut img = fs::read(v1).unwrap();
-    // Every zisofs header (magic + size) of sub/zeros (300000 bytes): set
+    // The zisofs header (magic + size) of sub/zeros (300000 bytes): set
     // its header size to 255 words, so its pointer table runs past the
     // (60-byte) extent.
     let magic = [0x37, 0xE4, 0x53, 0x96, 0xC9, 0xDB, 0xD6, 0x07];
@@ -506,6 +506,15 @@ fn damaged_zisofs_file_fails_alone() {
         .position(|w| w == sig)
         .expect("zisofs header of sub/zeros");
     img[at + 12] = 255;
+    // ... and its ZF entry says the same, so only the extent is wrong.
+    let mut zf = b"ZF\x10\x01pz\x04\x0f".to_vec();
+    zf.extend(300_000u32.to_le_bytes());
+    zf.extend(300_000u32.to_be_bytes());
+    let zat = img
+        .windows(zf.len())
+        .position(|w| w == zf)
+        .expect("ZF entry of sub/zeros");
+    img[zat + 6] = 255;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.iso");
     fs::write(&path, &img).unwrap();

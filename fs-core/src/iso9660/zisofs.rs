@@ -42,6 +42,8 @@ const MAX_POINTERS: u64 = 1 << 24;
 pub(crate) struct ZfEntry {
     /// 1 for zisofs (`pz`), 2 for zisofs2 (`PZ`).
     pub version: u8,
+    /// Size of the file's zisofs header, in 4-byte units.
+    pub header_words: u8,
     /// log2 of the block size.
     pub log2_block: u8,
     /// Size of the uncompressed content.
@@ -75,6 +77,7 @@ pub(crate) fn parse_zf(d: &[u8], at: Location) -> Option<ZfEntry> {
     };
     Some(ZfEntry {
         version,
+        header_words: d[2],
         log2_block: d[3],
         size,
     })
@@ -184,6 +187,18 @@ impl ZisofsDecoder {
                 format!(
                     "uncompressed size {size} differs from the ZF entry's {}",
                     self.zf.size
+                ),
+            ));
+        }
+        // Linux reads the file with the ZF entry's parameters, we with the
+        // header's: they must agree.
+        if header_bytes != u64::from(self.zf.header_words) * 4 || log2 != self.zf.log2_block {
+            return Err(self.corrupt(
+                H,
+                format!(
+                    "header size {header_bytes} / block size 2^{log2} differ from the ZF entry's {} / 2^{}",
+                    u64::from(self.zf.header_words) * 4,
+                    self.zf.log2_block
                 ),
             ));
         }
@@ -356,6 +371,7 @@ mod tests {
         let data = FileData::new([Extent::Recorded { start: 0, len }]);
         let zf = ZfEntry {
             version,
+            header_words: if version == 2 { 6 } else { 4 },
             log2_block: log2,
             size,
         };
