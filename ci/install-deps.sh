@@ -19,6 +19,8 @@ have mkudffs || need+=(udftools)
 have udfinfo || need+=(udftools)
 have udfclient || need+=(udfclient)
 have 7z || need+=(p7zip-full)
+have npm || need+=(npm) # tests/cso_zisofs.rs: npm's maxcso package cross-checks CSO/ZSO
+python3 -c 'import lz4.block' 2>/dev/null || need+=(python3-lz4) # ci/make_cso.py
 
 if ((${#need[@]})); then
   sudo=()

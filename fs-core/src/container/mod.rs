@@ -2,6 +2,8 @@
 //! logical sectors onto the image file (plain ISO, raw 2352-byte BIN/CUE,
 //! NRG, MDF/MDS, CloneCD, CSO/ZSO). Placeholder: only plain images so far.
 
+mod cso;
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -25,6 +27,9 @@ pub fn open(
     path: Option<&Path>,
 ) -> Result<(Arc<dyn ReadAt>, ContainerInfo)> {
     let _ = path;
+    if let Some(found) = cso::open(&source)? {
+        return Ok(found);
+    }
     Ok((
         source,
         ContainerInfo {

@@ -24,6 +24,7 @@ mod rock_ridge;
 mod session;
 mod susp;
 mod volume_descriptor;
+mod zisofs;
 
 use std::sync::Arc;
 
@@ -647,7 +648,12 @@ impl IsoFs {
                     info.data = FileData::empty();
                     info.link_target = Some(target);
                 }
-                FileType::Regular => {}
+                FileType::Regular => {
+                    if let Some(zf) = rr.zf {
+                        info.data = zisofs::decoded(std::mem::take(&mut info.data), zf, l.at);
+                        info.attr.size = zf.size;
+                    }
+                }
                 _ => {
                     info.attr.size = 0;
                     info.data = FileData::empty();

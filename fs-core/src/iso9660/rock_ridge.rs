@@ -12,7 +12,8 @@
 //! * CL, PL, RE (4.1.5.1–4.1.5.3): deep directory relocation;
 //! * TF (4.1.6): time stamps, 7-byte (ECMA-119 9.1.5) or 17-byte
 //!   (ECMA-119 8.4.26.1) form;
-//! * SF (4.1.7, sparse files) and ZF (zisofs) are recognised and ignored.
+//! * SF (4.1.7, sparse files) is recognised and ignored;
+//! * ZF (zisofs extension): compressed content, see [`super::zisofs`].
 //!
 //! A malformed entry is skipped with a warning; only the structure of the
 //! continuation areas (see [`super::susp::entries`]) can make [`parse`] fail.
@@ -62,6 +63,8 @@ pub(crate) struct RockRidge {
     pub parent_link: Option<u32>,
     /// RE: this record is the relocated directory itself, to be hidden (RRIP 4.1.5.3).
     pub relocated: bool,
+    /// ZF: the content is zisofs-compressed (see [`super::zisofs`]).
+    pub zf: Option<super::zisofs::ZfEntry>,
 }
 
 /// Parses the system-use area `su` of one directory record (skipping
@@ -128,7 +131,10 @@ pub(crate) fn parse(
                 rr.found = true;
                 log::debug!("Rock Ridge: SF (sparse file) entry at {loc} ignored");
             }
-            b"ZF" => log::debug!("Rock Ridge: ZF (zisofs) entry at {loc} ignored"),
+            b"ZF" => {
+                // Alone it says nothing about POSIX attributes: `found` stays.
+                rr.zf = super::zisofs::parse_zf(d, *loc);
+            }
             _ => {}
         }
     }
