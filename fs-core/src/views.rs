@@ -45,20 +45,14 @@ pub(crate) fn open_format(
         }
     };
     match (want, udf) {
-        (Some(View::Udf), Some((format, mut info))) => {
-            info.views = merged_views(true, iso_views(&src));
-            Ok((format, info))
-        }
+        (Some(View::Udf), Some((format, info))) => Ok(udf_with_iso_side(&src, format, info, iso)),
         (Some(View::Udf), None) => Err(Error::ViewUnavailable(View::Udf)),
         (Some(view), udf) => {
             let (format, mut info) = crate::iso9660::open_with(src, Some(view), iso)?;
             info.views = merged_views(udf.is_some(), info.views);
             Ok((format, info))
         }
-        (None, Some((format, mut info))) => {
-            info.views = merged_views(true, iso_views(&src));
-            Ok((format, info))
-        }
+        (None, Some((format, info))) => Ok(udf_with_iso_side(&src, format, info, iso)),
         (None, None) => match crate::iso9660::open_with(src, None, iso) {
             // A UDF image whose UDF side is broken and which has no ISO 9660
             // side: the UDF error says what is wrong, "no CD001" would not.
@@ -67,6 +61,29 @@ pub(crate) fn open_format(
             }
             other => other,
         },
+    }
+}
+
+/// The UDF tree, with the views of the ISO 9660 side listed and, on a
+/// bootable bridge disc (Windows install media are), the El Torito boot
+/// images the ISO 9660 side describes. Sessions are an ISO 9660 notion: a
+/// `--session` choice does not apply to the UDF tree (logged).
+fn udf_with_iso_side(
+    src: &Arc<dyn ReadAt>,
+    format: Box<dyn Format>,
+    mut info: VolumeInfo,
+    iso: &IsoOptions,
+) -> (Box<dyn Format>, VolumeInfo) {
+    let iso_side = iso_views(src);
+    let has_iso = !iso_side.is_empty();
+    info.views = merged_views(true, iso_side);
+    if iso.session.is_some() {
+        log::warn!("--session applies to the ISO 9660 side; the UDF tree has one session here");
+    }
+    if has_iso {
+        crate::iso9660::add_boot_dir_default(src, format, info, iso.boot_dir)
+    } else {
+        (format, info)
     }
 }
 

@@ -98,7 +98,21 @@ pub fn open_with(
         info.extra
             .push(("Sessions", session::summary(&sessions, shown)));
     }
-    let boot = match boot_images(&source, first, &*format) {
+    Ok(add_boot_dir(&source, first, format, info, opts.boot_dir))
+}
+
+/// Adds the El Torito catalog of the descriptor set at `first` to `format`
+/// (any reader's tree, e.g. the UDF tree of a bootable bridge disc): the
+/// "El Torito" summary in `info`, [`Format::boot_images`], and the `[BOOT]`
+/// directory when `boot_dir`. An image without a catalog is returned as is.
+pub(crate) fn add_boot_dir(
+    source: &Arc<dyn ReadAt>,
+    first: u64,
+    format: Box<dyn Format>,
+    mut info: VolumeInfo,
+    boot_dir: bool,
+) -> (Box<dyn Format>, VolumeInfo) {
+    let boot = match boot_images(source, first, &*format) {
         Ok(b) => b,
         Err(e) => {
             log::warn!("{e}");
@@ -108,7 +122,7 @@ pub fn open_with(
         }
     };
     if boot.is_empty() {
-        return Ok((format, info));
+        return (format, info);
     }
     let entries: Vec<_> = boot.iter().map(|b| b.entry.clone()).collect();
     let sizes: Vec<u64> = boot.iter().map(|b| b.size).collect();
@@ -116,8 +130,24 @@ pub fn open_with(
     info.extra
         .push(("El Torito", el_torito::summary(&entries, &sizes)));
     let mtime = info.created.unwrap_or(Timestamp::EPOCH);
-    let fs = BootDirFs::new(format, boot, mtime, opts.boot_dir);
-    Ok((Box::new(fs), info))
+    let fs = BootDirFs::new(format, boot, mtime, boot_dir);
+    (Box::new(fs), info)
+}
+
+/// [`add_boot_dir`] for the default (last) session's descriptor set.
+pub(crate) fn add_boot_dir_default(
+    source: &Arc<dyn ReadAt>,
+    format: Box<dyn Format>,
+    info: VolumeInfo,
+    boot_dir: bool,
+) -> (Box<dyn Format>, VolumeInfo) {
+    add_boot_dir(
+        source,
+        volume_descriptor::FIRST_SECTOR,
+        format,
+        info,
+        boot_dir,
+    )
 }
 
 use el_torito::BootImage;
