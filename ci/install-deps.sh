@@ -19,6 +19,11 @@ have mkudffs || need+=(udftools)
 have udfinfo || need+=(udftools)
 have udfclient || need+=(udfclient)
 have 7z || need+=(p7zip-full)
+have bchunk || need+=(bchunk)
+have ccd2iso || need+=(ccd2iso)
+have nrg2iso || need+=(nrg2iso)
+have mdf2iso || need+=(mdf2iso)
+have iat || need+=(iat)
 
 if ((${#need[@]})); then
   sudo=()
