@@ -2,8 +2,8 @@
 //! logical sectors onto the image file.
 //!
 //! Detection looks at the content first and uses the file name only to find
-//! sidecar files, in this order: CSO/ZSO header ([`cso`]), a Nero footer
-//! ([`nrg`]), a cue sheet opened as the image itself ([`cue`]), an Alcohol
+//! sidecar files, in this order: CSO/ZSO header (`cso`), a Nero footer
+//! (`nrg`), a cue sheet opened as the image itself (`cue`), an Alcohol
 //! descriptor or CloneCD control file opened as the image (their data file is
 //! opened instead), a sidecar next to the image (`X.cue` for `X.bin`, `X.mds`
 //! for `X.mdf`, `X.ccd` for `X.img`), raw sectors recognised by their sync
