@@ -167,15 +167,30 @@ def main():
     write(j("image-v1.nrg"), nrg(False, 0x00, 2048, iso, b"\x00" * (150 * 2048)))
     write(j("image-raw.nrg"), nrg(True, 0x05, 2352, m1, b"".join(mode1(i, b"\x00" * 2048) for i in range(150))))
 
+    # Nero v2 track-at-once (ETN2): Mode 1 cooked 2048 from byte 0.
+    img = bytearray(iso)
+    etn2 = struct.pack(">QQIIQ", 0, len(iso), 0, 0, 0)  # offset, length, mode, LBA, reserved: 32 bytes
+    start = len(img)
+    for cid, payload in ((b"ETN2", etn2), (b"SINF", struct.pack(">I", 1)), (b"END!", b"")):
+        img += cid + struct.pack(">I", len(payload)) + payload
+    img += b"NER5" + struct.pack(">Q", start)
+    write(j("image-tao.nrg"), bytes(img))
+
     # Alcohol 120%: MDF = raw sectors from LBA 0; MDS v1 descriptor.
     write(j("image.mdf"), m1)
     write(j("image.mds"), mds([(0xAA, 2352, n)]))
     write(j("alone.mdf"), m1)
+    # Audio track 1 (200 sectors) then the data track, in one MDF.
+    write(j("mixed.mdf"), audio(200, b"mixed") + m1)
+    write(j("mixed.mds"), mds([(0xA9, 2352, 200), (0xAA, 2352, n)]))
 
     # CloneCD: raw .img, .ccd control file, .sub (96 bytes a sector, zero).
     write(j("image.img"), m1)
     write(j("image.sub"), b"\x00" * (96 * n))
     write(j("image.ccd"), ccd(n).encode())
+    # CloneCD of a Mode 2 (XA Form 1) disc.
+    write(j("mode2.img"), m2)
+    write(j("mode2.ccd"), ccd(n).replace("MODE=1", "MODE=2").encode())
 
 
 def mds(tracks):

@@ -40,11 +40,14 @@ const IMAGES: &[(&str, &str)] = &[
     ("image.nrg", "NRG v2 (DAO, MODE1/2048)"),
     ("image-v1.nrg", "NRG v1 (DAO, MODE1/2048)"),
     ("image-raw.nrg", "NRG v2 (DAO, MODE1/2352)"),
+    ("image-tao.nrg", "NRG v2 (TAO, MODE1/2048)"),
     ("image.mdf", "MDF/MDS (MODE1/2352)"),
+    ("mixed.mds", "MDF/MDS (MODE1/2352)"),
     ("image.mds", "MDF/MDS (MODE1/2352)"),
     ("alone.mdf", "MDF (no MDS, 2352-byte sectors)"),
     ("image.img", "CloneCD (CCD/IMG, MODE1/2352)"),
     ("image.ccd", "CloneCD (CCD/IMG, MODE1/2352)"),
+    ("mode2.img", "CloneCD (CCD/IMG, MODE2/2352)"),
     ("rr.iso", "plain"),
 ];
 
@@ -385,9 +388,12 @@ fn fuse_mounts_of_every_container_match_the_tree() {
         "image.nrg",
         "image-v1.nrg",
         "image-raw.nrg",
+        "image-tao.nrg",
         "image.mds",
+        "mixed.mdf",
         "alone.mdf",
         "image.ccd",
+        "mode2.img",
     ] {
         let m = Mount::new(&dir().join(name));
         assert_listing(

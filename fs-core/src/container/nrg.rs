@@ -12,7 +12,7 @@
 //!   sector size u16 BE, mode u8 + 3 bytes, and index 0, index 1 and end
 //!   byte offsets (u32 BE in DAOI, 30 bytes a track; u64 BE in DAOX, 42).
 //! - `ETNF`/`ETN2` (track-at-once): per track offset, length (u32 or u64 BE),
-//!   mode u32, start LBA u32, reserved u32 (20 or 32 bytes a track).
+//!   mode u32, start LBA u32, reserved (u32 in ETNF: 20 bytes a track; u64 in ETN2: 32).
 //! - `CUES`/`CUEX`, `SINF`, `MTYP`, `CDTX`, ...: skipped (not needed to
 //!   find the data).
 //!
