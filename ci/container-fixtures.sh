@@ -23,6 +23,19 @@ bash "$here/fixtures.sh" "$out/base" >/dev/null
 cp "$out/base/rr.iso" "$out/base/rr.ref.jsonl" "$out/"
 python3 "$here/make_containers.py" "$out/rr.iso" "$out"
 
+# CD-Extra: a data track mastered for disc address 11750 (session 2 after an
+# audio session), by xorriso -C, from a small tree with its own reference.
+x="$out/.cdextra-tree"
+rm -rf "$x"; mkdir -p "$x/docs/deeper"
+printf 'extra session\n' > "$x/readme.txt"
+head -c 100000 /dev/zero | tr '\0' 'x' > "$x/docs/big.txt"
+printf 'deep\n' > "$x/docs/deeper/leaf.txt"
+find "$x" -exec touch -h -d '2024-01-02 03:04:05' {} +
+xorriso -as mkisofs -quiet -R -J -V CDEXTRA -C 0,11750 -o "$out/cdextra-data.iso" "$x" 2>/dev/null
+python3 "$here/tree-manifest.py" "$x" > "$out/cdextra.ref.jsonl"
+rm -rf "$x"
+python3 "$here/make_containers.py" --cdextra "$out/cdextra-data.iso" "$out"
+
 work=$(mktemp -d "$out/.check.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 report="$out/thirdparty.txt"
@@ -62,6 +75,12 @@ if have bchunk; then
   done
   bchunk "$out/audio-first.bin" "$out/audio-first.cue" b-af >/dev/null 2>&1 || true
   check "audio-first.bin+cue (track 2)" bchunk b-af02.iso
+  bchunk "$out/cdextra.bin" "$out/cdextra.cue" b-cx >/dev/null 2>&1 || true
+  if cmp -s b-cx02.iso "$out/cdextra-data.iso"; then
+    echo "agree    bchunk cdextra.bin+cue (track 2 = xorriso's session-2 image)" >> "$report"
+  else
+    echo "DISAGREE bchunk cdextra.bin+cue" >> "$report"; fail=1
+  fi
   skip "bchunk mode2_2336: bchunk reads every MODE2 track as 2352-byte sectors (checked by iat instead)"
   skip "bchunk data-first.cue: bchunk reads a single FILE only (two FILEs here)"
 else

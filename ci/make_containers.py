@@ -4,6 +4,7 @@ byte layouts (no third-party code): raw sectors (ECMA-130 / Yellow Book),
 cue sheets (CDRWIN), Nero NRG v1/v2, Alcohol MDF/MDS v1, CloneCD CCD/IMG/SUB.
 
     make_containers.py ISO OUTDIR
+    make_containers.py --cdextra ISO OUTDIR   (ISO mastered at disc address 11750)
 
 Raw sectors carry the sync pattern, the BCD address header, the Mode 2
 subheader and a computed EDC (CRC-32 with polynomial 0x8001801B, ECMA-130
@@ -193,6 +194,24 @@ def main():
     write(j("mode2.ccd"), ccd(n).replace("MODE=1", "MODE=2").encode())
 
 
+def cdextra(iso_path, out):
+    """CD-Extra: audio session 1 (200 sectors), data in session 2 mastered at
+    disc address 11750 (200 + the 11400-sector session gap + 150 pregap), so
+    its ISO 9660 addresses are absolute; the rip stores only audio, the
+    150-sector pregap and the data track (as real BIN/CUE rips do)."""
+    iso = open(iso_path, "rb").read()
+    data = b"".join(mode1(11750 + i, s) for i, s in enumerate(sectors(iso)))
+    gap = b"".join(mode1(11600 + i, b"\x00" * 2048) for i in range(150))
+    write(os.path.join(out, "cdextra.bin"), audio(200, b"extra") + gap + data)
+    write(
+        os.path.join(out, "cdextra.cue"),
+        (
+            'REM SESSION 01\nFILE "cdextra.bin" BINARY\n  TRACK 01 AUDIO\n    INDEX 01 00:00:00\n'
+            "REM SESSION 02\n  TRACK 02 MODE1/2352\n    INDEX 00 %s\n    INDEX 01 %s\n" % (msf(200), msf(350))
+        ).encode(),
+    )
+
+
 def mds(tracks):
     """MDS v1: header, one session, A0/A1/A2 TOC blocks, track blocks, extra blocks."""
     nblocks = len(tracks) + 3
@@ -245,4 +264,7 @@ def ccd(n):
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1] == "--cdextra":
+        cdextra(sys.argv[2], sys.argv[3])
+    else:
+        main()

@@ -405,6 +405,39 @@ fn fuse_mounts_of_every_container_match_the_tree() {
     }
 }
 
+#[test]
+fn a_cd_extra_data_track_mastered_for_session_two_reads_everywhere() {
+    // xorriso -C 0,11750: every address in the volume counts from the disc start.
+    let img = dir().join("cdextra.cue");
+    let expected = load_ref(&dir().join("cdextra.ref.jsonl"));
+    let vol = open(&img).unwrap();
+    assert_eq!(vol.info().label, "CDEXTRA");
+    assert!(
+        vol.container()
+            .details
+            .iter()
+            .any(|(l, v)| *l == "Disc address" && v.contains("11750")),
+        "{:?}",
+        vol.container().details
+    );
+    assert_listing("cdextra.cue (library)", &expected, &walk(&vol), Keys::ALL);
+    assert_listing(
+        "cdextra.cue (CLI)",
+        &expected,
+        &cli_listing(&img),
+        Keys::ALL,
+    );
+    if fuse_available() {
+        let m = Mount::new(&img);
+        assert_listing(
+            "cdextra.cue (FUSE)",
+            &expected,
+            &mount_walk(&m.mnt),
+            Keys::ALL,
+        );
+    }
+}
+
 // ------------------------------------------------------------ damaged
 
 fn scratch(name: &str) -> PathBuf {

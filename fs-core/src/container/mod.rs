@@ -16,6 +16,7 @@ mod cue;
 mod mdf;
 mod nrg;
 mod sector;
+mod shift;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -227,10 +228,7 @@ pub fn open(
             lba: 0,
             sectors,
         }]);
-        return Ok((
-            data_view(source, 0, mode, sectors)?,
-            ContainerInfo { kind, details },
-        ));
+        return finish(source, 0, mode, sectors, kind, details);
     }
     Ok((
         source,
@@ -246,10 +244,36 @@ fn data_view(
     start: u64,
     mode: TrackMode,
     sectors: u64,
-) -> Result<Arc<dyn ReadAt>> {
-    SectorMap::new(src, start, mode, sectors)
-        .map(|m| Arc::new(m) as Arc<dyn ReadAt>)
-        .ok_or_else(|| Error::NotRecognized("the data track is an audio track".into()))
+) -> Result<(Arc<dyn ReadAt>, Option<u64>)> {
+    let map = SectorMap::new(src, start, mode, sectors)
+        .ok_or_else(|| Error::NotRecognized("the data track is an audio track".into()))?;
+    let map: Arc<dyn ReadAt> = Arc::new(map);
+    // A track mastered for its place on the disc (CD-Extra) is shown at that place.
+    Ok(match shift::disc_address(&*map)? {
+        Some(d) => (Arc::new(shift::Shifted::new(map, d)), Some(d)),
+        None => (map, None),
+    })
+}
+
+/// The data track's view plus the container description.
+fn finish(
+    src: Arc<dyn ReadAt>,
+    start: u64,
+    mode: TrackMode,
+    sectors: u64,
+    kind: String,
+    mut details: Vec<(&'static str, String)>,
+) -> Result<(Arc<dyn ReadAt>, ContainerInfo)> {
+    let (view, shift) = data_view(src, start, mode, sectors)?;
+    if let Some(d) = shift {
+        details.push((
+            "Disc address",
+            format!(
+                "the data track's volume counts from disc sector {d} (mastered for a later session)"
+            ),
+        ));
+    }
+    Ok((view, ContainerInfo { kind, details }))
 }
 
 fn no_data_track() -> Error {
@@ -361,10 +385,7 @@ fn open_cue(
     details.push(("Data file", data_path.display().to_string()));
     details.push(("Data track", data.number.to_string()));
     let kind = format!("BIN/CUE ({})", data.mode.name());
-    Ok((
-        data_view(src, data.offset, data.mode, data.sectors)?,
-        ContainerInfo { kind, details },
-    ))
+    finish(src, data.offset, data.mode, data.sectors, kind, details)
 }
 
 fn open_nrg(
@@ -398,10 +419,7 @@ fn open_nrg(
     let mut details = track_details(&descs);
     details.push(("Data track", (i + 1).to_string()));
     let kind = format!("NRG v{} ({}, {})", n.version, n.layout, data.mode.name());
-    Ok((
-        data_view(source, data.offset, data.mode, data.sectors)?,
-        ContainerInfo { kind, details },
-    ))
+    finish(source, data.offset, data.mode, data.sectors, kind, details)
 }
 
 fn open_mds(
@@ -447,10 +465,7 @@ fn open_mds(
     details.push(("Descriptor", mds_path.display().to_string()));
     details.push(("Data file", mdf_path.display().to_string()));
     let kind = format!("MDF/MDS ({})", data.mode.name());
-    Ok((
-        data_view(mdf, data.offset, data.mode, sectors)?,
-        ContainerInfo { kind, details },
-    ))
+    finish(mdf, data.offset, data.mode, sectors, kind, details)
 }
 
 fn open_ccd(
@@ -484,10 +499,7 @@ fn open_ccd(
     details.push(("Control file", ccd_path.display().to_string()));
     details.push(("Data file", img_path.display().to_string()));
     let kind = format!("CloneCD (CCD/IMG, {})", data.mode.name());
-    Ok((
-        data_view(img, start, data.mode, sectors)?,
-        ContainerInfo { kind, details },
-    ))
+    finish(img, start, data.mode, sectors, kind, details)
 }
 
 #[cfg(test)]
