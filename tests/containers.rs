@@ -477,6 +477,31 @@ fn a_cue_naming_a_missing_bin_names_the_file() {
     )
     .unwrap();
     assert!(matches!(open(&audio), Err(Error::NotRecognized(_))));
+    // A FIFO named as the BIN: an error at once, not a blocked open.
+    let fifo = d.join("fifo.bin");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let cue = d.join("fifo.cue");
+    fs::write(
+        &cue,
+        "FILE fifo.bin BINARY\nTRACK 01 MODE1/2352\nINDEX 01 00:00:00\n",
+    )
+    .unwrap();
+    assert!(matches!(open(&cue), Err(Error::Io { .. })));
+    // A Windows path in FILE: the same name next to the cue is used.
+    fs::copy(dir().join("mode1.bin"), d.join("win.bin")).unwrap();
+    let cue = d.join("win.cue");
+    fs::write(
+        &cue,
+        "FILE \"C:\\rips\\win.bin\" BINARY\r\nTRACK 01 MODE1/2352\r\nINDEX 01 00:00:00\r\n",
+    )
+    .unwrap();
+    assert_eq!(open(&cue).unwrap().info().label, "ISOMOUNT_RR");
 }
 
 #[test]

@@ -84,6 +84,27 @@ fn track_details(tracks: &[TrackDesc]) -> Vec<(&'static str, String)> {
 
 /// Opens a file a container names, with an error that says which file.
 fn open_file(path: &Path) -> Result<Arc<dyn ReadAt>> {
+    // Only regular files: a FIFO named by a cue sheet would block the open.
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => {
+            return Err(Error::io(
+                0,
+                0,
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{}: not a regular file", path.display()),
+                ),
+            ));
+        }
+        Err(e) => {
+            return Err(Error::io(
+                0,
+                0,
+                io::Error::new(e.kind(), format!("{}: {e}", path.display())),
+            ));
+        }
+    }
     FileSource::open(path)
         .map(|f| Arc::new(f) as Arc<dyn ReadAt>)
         .map_err(|e| {
@@ -338,6 +359,11 @@ fn open_cue(
         let p = dir.join(name.replace('\\', "/"));
         if p.is_file() {
             return p;
+        }
+        // A path from another machine ("C:\\rips\\x.bin"): the same name next to the cue.
+        let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+        if !base.is_empty() && dir.join(base).is_file() {
+            return dir.join(base);
         }
         // Case-insensitive match in the same directory (cue sheets from Windows).
         let want = p.file_name().map(|n| n.to_string_lossy().to_lowercase());
