@@ -185,6 +185,12 @@ def main():
     write(j("mixed.mdf"), audio(200, b"mixed") + m1)
     write(j("mixed.mds"), mds([(0xA9, 2352, 200), (0xAA, 2352, n)]))
 
+    # Alcohol with subchannel: 2448-byte sectors (96 zero subchannel bytes each).
+    sub = b"".join(mode1(i, s) + b"\x00" * 96 for i, s in enumerate(secs))
+    write(j("sub.mdf"), sub)
+    write(j("sub.mds"), mds([(0xAA, 2448, n)], subchannel=8))
+    write(j("sub-alone.mdf"), sub)
+
     # CloneCD: raw .img, .ccd control file, .sub (96 bytes a sector, zero).
     write(j("image.img"), m1)
     write(j("image.sub"), b"\x00" * (96 * n))
@@ -212,7 +218,7 @@ def cdextra(iso_path, out):
     )
 
 
-def mds(tracks):
+def mds(tracks, subchannel=0):
     """MDS v1: header, one session, A0/A1/A2 TOC blocks, track blocks, extra blocks."""
     nblocks = len(tracks) + 3
     hdr = bytearray(0x58)
@@ -233,7 +239,7 @@ def mds(tracks):
     off = lba = 0
     for i, (code, size, count) in enumerate(tracks):
         b = bytearray(80)
-        b[0], b[1], b[2], b[4] = code, 0, 0x14, i + 1
+        b[0], b[1], b[2], b[4] = code, subchannel, 0x14, i + 1
         a = lba + 150
         b[9], b[10], b[11] = a // 4500, a // 75 % 60, a % 75
         struct.pack_into("<I", b, 0x0C, extra_at + 8 * i)

@@ -6,8 +6,8 @@
 //! offset of the first session block u32 at 0x50. A session block (24 bytes):
 //! start i32, end i32, number u16, block count u8 at 0x0A, non-track block
 //! count u8, first/last track u16, reserved u32, offset of its track blocks
-//! u32 at 0x14. A track block (80 bytes): mode u8 (0xA9 audio, 0xAA Mode 1,
-//! 0xAB/0xAC Mode 2 / Form 1, 0xEC Mode 2 Form 1 with subchannel), subchannel
+//! u32 at 0x14. A track block (80 bytes): mode u8 (low nibble: 9 audio, A Mode 1,
+//! B/C Mode 2 / Form 1; 2448-byte sectors carry 96 bytes of subchannel), subchannel
 //! u8, ADR/control u8, TNO u8, point u8 at 4 (1-99 = a track; 0xA0-0xA2 are
 //! TOC entries), MSF, ..., sector size u16 at 0x10, start sector u32 at 0x24,
 //! start offset in the `.mdf` u64 at 0x28, extra-block offset u32 at 0x0C
@@ -94,6 +94,8 @@ pub(crate) fn parse(b: &[u8]) -> Result<Vec<MdsTrack>> {
             (0x0B | 0x0C, 2336) => TrackMode::Mode2Headerless,
             (0x0B | 0x0C, 2352) => TrackMode::Mode2Raw,
             (0x0C, 2048) => TrackMode::Mode2Cooked,
+            (0x0A, 2448) => TrackMode::Mode1RawSub,
+            (0x0B | 0x0C, 2448) => TrackMode::Mode2RawSub,
             _ => {
                 return Err(corrupt(
                     t,
@@ -103,7 +105,7 @@ pub(crate) fn parse(b: &[u8]) -> Result<Vec<MdsTrack>> {
                 ));
             }
         };
-        if mode == TrackMode::Audio && size != 2352 {
+        if mode == TrackMode::Audio && size != 2352 && size != 2448 {
             return Err(corrupt(
                 t,
                 format!("track {point}: audio with {size}-byte sectors"),

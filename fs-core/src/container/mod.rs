@@ -317,8 +317,9 @@ fn sniff_raw(src: &dyn ReadAt) -> Result<Option<TrackMode>> {
             let mut sec = vec![0; ss as usize];
             src.read_exact_at(at, &mut sec)
                 .map_err(|e| Error::io(at, sec.len(), e))?;
-            if ss == 2352
-                && (sec[..12] != SYNC || sec[15] != if mode == TrackMode::Mode1Raw { 1 } else { 2 })
+            if ss != 2336
+                && (sec[..12] != SYNC
+                    || sec[15] != if mode.data_offset() == Some(16) { 1 } else { 2 })
             {
                 continue;
             }
@@ -337,6 +338,8 @@ fn sniff_raw(src: &dyn ReadAt) -> Result<Option<TrackMode>> {
     for mode in [
         TrackMode::Mode1Raw,
         TrackMode::Mode2Raw,
+        TrackMode::Mode1RawSub,
+        TrackMode::Mode2RawSub,
         TrackMode::Mode2Headerless,
     ] {
         if probe(mode)? {
@@ -543,9 +546,9 @@ mod tests {
         let mut out = Vec::new();
         for s in user.chunks(2048) {
             let mut sec = vec![0u8; mode.sector_size() as usize];
-            if mode.sector_size() == 2352 {
+            if mode.sector_size() != 2336 {
                 sec[..12].copy_from_slice(&SYNC);
-                sec[15] = if mode == TrackMode::Mode1Raw { 1 } else { 2 };
+                sec[15] = if mode.data_offset() == Some(16) { 1 } else { 2 };
             }
             let o = mode.data_offset().unwrap() as usize;
             sec[o..o + 2048].copy_from_slice(s);
@@ -560,6 +563,8 @@ mod tests {
         for mode in [
             TrackMode::Mode1Raw,
             TrackMode::Mode2Raw,
+            TrackMode::Mode1RawSub,
+            TrackMode::Mode2RawSub,
             TrackMode::Mode2Headerless,
         ] {
             let src: Arc<dyn ReadAt> = Arc::new(MemSource::new(raw(&iso, mode)));

@@ -17,7 +17,8 @@
 //!   find the data).
 //!
 //! Mode codes: 0x00 Mode 1 (2048), 0x02 Mode 2 Form 1 (2048), 0x03 Mode 2
-//! (2336), 0x05 Mode 1 raw (2352), 0x06 Mode 2 raw (2352), 0x07 audio (2352).
+//! (2336), 0x05 Mode 1 raw (2352), 0x06 Mode 2 raw (2352), 0x07 audio (2352);
+//! with 96 bytes of subchannel a sector (2448): 0x0F Mode 2, 0x10 audio, 0x11 Mode 1.
 
 use crate::error::{Error, Location, Result};
 use crate::source::ReadAt;
@@ -74,7 +75,9 @@ fn mode(code: u8) -> Option<TrackMode> {
         0x03 => TrackMode::Mode2Headerless,
         0x05 => TrackMode::Mode1Raw,
         0x06 => TrackMode::Mode2Raw,
-        0x07 => TrackMode::Audio,
+        0x07 | 0x10 => TrackMode::Audio,
+        0x0F => TrackMode::Mode2RawSub,
+        0x11 => TrackMode::Mode1RawSub,
         _ => return None,
     })
 }
@@ -185,7 +188,7 @@ fn dao(data: &[u8], wide: bool, at: u64) -> Result<Vec<NrgTrack>> {
                 format!("track {}: unknown mode code {code:#04x}", i + 1),
             )
         })?;
-        if sector != m.sector_size() {
+        if sector != m.sector_size() && !(m == TrackMode::Audio && sector == 2448) {
             return Err(corrupt(
                 at,
                 format!(

@@ -37,6 +37,10 @@ pub enum TrackMode {
     Mode2Headerless,
     /// Mode 2 Form 1 user data only, 2048 bytes per sector.
     Mode2Cooked,
+    /// Mode 1 raw with 96 bytes of subchannel after each sector (2448 bytes, data at +16).
+    Mode1RawSub,
+    /// Mode 2 raw with 96 bytes of subchannel after each sector (2448 bytes, data at +24).
+    Mode2RawSub,
 }
 
 impl TrackMode {
@@ -46,6 +50,7 @@ impl TrackMode {
             TrackMode::Audio | TrackMode::Mode1Raw | TrackMode::Mode2Raw => 2352,
             TrackMode::Mode2Headerless => 2336,
             TrackMode::Mode1Cooked | TrackMode::Mode2Cooked => 2048,
+            TrackMode::Mode1RawSub | TrackMode::Mode2RawSub => 2448,
         }
     }
 
@@ -53,8 +58,8 @@ impl TrackMode {
     pub fn data_offset(self) -> Option<u64> {
         match self {
             TrackMode::Audio => None,
-            TrackMode::Mode1Raw => Some(16),
-            TrackMode::Mode2Raw => Some(24),
+            TrackMode::Mode1Raw | TrackMode::Mode1RawSub => Some(16),
+            TrackMode::Mode2Raw | TrackMode::Mode2RawSub => Some(24),
             TrackMode::Mode2Headerless => Some(8),
             TrackMode::Mode1Cooked | TrackMode::Mode2Cooked => Some(0),
         }
@@ -69,6 +74,8 @@ impl TrackMode {
             TrackMode::Mode2Raw => "MODE2/2352",
             TrackMode::Mode2Headerless => "MODE2/2336",
             TrackMode::Mode2Cooked => "MODE2/2048",
+            TrackMode::Mode1RawSub => "MODE1/2448",
+            TrackMode::Mode2RawSub => "MODE2/2448",
         }
     }
 }
@@ -171,6 +178,8 @@ mod tests {
             TrackMode::Mode2Raw,
             TrackMode::Mode2Headerless,
             TrackMode::Mode1Cooked,
+            TrackMode::Mode1RawSub,
+            TrackMode::Mode2RawSub,
         ] {
             let (img, user) = raw_image(mode, 70, 100);
             let map = SectorMap::new(Arc::new(MemSource::new(img)), 100, mode, 70).unwrap();
