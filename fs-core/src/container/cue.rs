@@ -169,7 +169,12 @@ pub(crate) fn parse(text: &str) -> Result<CueSheet> {
                     ));
                 }
                 // `FILE name with spaces.bin BINARY` (unquoted): all words but the type.
-                let quoted = line.trim_start()[4..].trim_start().starts_with('"');
+                let quoted = line
+                    .trim_start()
+                    .get(4..)
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('"');
                 let name = if quoted || w.len() <= 3 {
                     w[1].clone()
                 } else {
@@ -388,6 +393,23 @@ mod tests {
             many.push_str("TRACK 01 AUDIO\nINDEX 01 00:00:00\n");
         }
         assert!(parse(&many).is_err());
+    }
+
+    #[test]
+    fn mangled_sheets_never_panic() {
+        let good = "FILE \"a b.bin\" BINARY\r\n TRACK 01 AUDIO\r\n  INDEX 00 00:00:00\r\n  INDEX 01 00:02:00\r\n TRACK 02 MODE1/2352\r\n  PREGAP 00:02:00\r\n  INDEX 01 00:10:00\r\n  POSTGAP 00:01:00\r\n";
+        let bytes = good.as_bytes();
+        for i in 0..bytes.len() {
+            for b in [0u8, b' ', b'"', b':', b'9', 0xC3, b'\n'] {
+                let mut m = bytes.to_vec();
+                m[i] = b;
+                if let Ok(s) = parse(&String::from_utf8_lossy(&m)) {
+                    let _ = layout(&s, &|_| Some(1 << 20));
+                    let _ = layout(&s, &|_| None);
+                }
+            }
+            let _ = parse(&String::from_utf8_lossy(&bytes[..i]));
+        }
     }
 
     #[test]

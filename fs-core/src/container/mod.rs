@@ -576,6 +576,13 @@ mod tests {
         }
         let (_, info) = open(Arc::new(MemSource::new(iso)), None).unwrap();
         assert_eq!(info.kind, "plain");
+        // A UDF-only volume (no CD001): found by "BEA01" at sector 16.
+        let mut udf = vec![0u8; 20 * 2048];
+        udf[16 * 2048 + 1..16 * 2048 + 6].copy_from_slice(b"BEA01");
+        let src: Arc<dyn ReadAt> = Arc::new(MemSource::new(raw(&udf, TrackMode::Mode2Headerless)));
+        let (view, info) = open(src, None).unwrap();
+        assert!(info.kind.contains("2336"), "{}", info.kind);
+        assert_eq!(view.len(), udf.len() as u64);
     }
 
     #[test]
