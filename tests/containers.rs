@@ -441,6 +441,37 @@ fn a_cd_extra_data_track_mastered_for_session_two_reads_everywhere() {
     }
 }
 
+#[test]
+fn content_wins_over_the_file_name() {
+    let d = scratch("renamed");
+    for (from, to, kind) in [
+        (
+            "mode1.bin",
+            "disc.iso",
+            "raw 2352-byte sectors (MODE1/2352, no cue sheet)",
+        ),
+        ("image.nrg", "disc.bin", "NRG v2 (DAO, MODE1/2048)"),
+        (
+            "mode2_2336.bin",
+            "disc.dat",
+            "raw 2336-byte sectors (MODE2/2336, no cue sheet)",
+        ),
+        ("rr.iso", "disc.nrg", "plain"),
+    ] {
+        let p = d.join(to);
+        fs::copy(dir().join(from), &p).unwrap();
+        let vol = open(&p).unwrap_or_else(|e| panic!("{from} as {to}: {e}"));
+        assert_eq!(vol.container().kind, kind, "{from} as {to}");
+        assert_eq!(vol.info().label, "ISOMOUNT_RR");
+        fs::remove_file(&p).unwrap();
+    }
+    // A cue sheet under another name still finds its BIN next to it.
+    fs::copy(dir().join("mode1.bin"), d.join("mode1.bin")).unwrap();
+    fs::copy(dir().join("mode1.cue"), d.join("sheet.txt")).unwrap();
+    let vol = open(&d.join("sheet.txt")).unwrap();
+    assert_eq!(vol.container().kind, "BIN/CUE (MODE1/2352)");
+}
+
 // ------------------------------------------------------------ damaged
 
 fn scratch(name: &str) -> PathBuf {
