@@ -21,6 +21,11 @@ have udfclient || need+=(udfclient)
 have 7z || need+=(p7zip-full)
 have npm || need+=(npm) # tests/cso_zisofs.rs: npm's maxcso package cross-checks CSO/ZSO
 python3 -c 'import lz4.block' 2>/dev/null || need+=(python3-lz4) # ci/make_cso.py
+have bchunk || need+=(bchunk)
+have ccd2iso || need+=(ccd2iso)
+have nrg2iso || need+=(nrg2iso)
+have mdf2iso || need+=(mdf2iso)
+have iat || need+=(iat)
 
 if ((${#need[@]})); then
   sudo=()

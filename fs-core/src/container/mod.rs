@@ -1,22 +1,162 @@
 //! Containers: the layer under the format readers that maps 2048-byte
-//! logical sectors onto the image file (plain ISO, raw 2352-byte BIN/CUE,
-//! NRG, MDF/MDS, CloneCD, CSO/ZSO). Placeholder: only plain images so far.
+//! logical sectors onto the image file.
+//!
+//! Detection looks at the content first and uses the file name only to find
+//! sidecar files, in this order: CSO/ZSO header (`cso`), a Nero footer
+//! (`nrg`), a cue sheet opened as the image itself (`cue`), an Alcohol
+//! descriptor or CloneCD control file opened as the image (their data file is
+//! opened instead), a sidecar next to the image (`X.cue` for `X.bin`, `X.mds`
+//! for `X.mdf`, `X.ccd` for `X.img`), raw sectors recognised by their sync
+//! pattern (2352 bytes) or by where "CD001"/"BEA01"/a UDF anchor sits
+//! (2336 bytes), and finally a plain image of 2048-byte sectors.
 
+mod ccd;
 mod cso;
+mod cue;
+mod mdf;
+mod nrg;
+mod sector;
+mod shift;
 
-use std::path::Path;
+use std::io;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::error::Result;
-use crate::source::ReadAt;
+use crate::error::{Error, Result};
+use crate::source::{FileSource, ReadAt};
+
+pub use sector::TrackMode;
+use sector::{SYNC, SectorMap};
 
 /// What the container layer found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ContainerInfo {
-    /// Human name of the container, e.g. "plain" or "BIN/CUE (Mode 1, 2352-byte sectors)".
+    /// Human name of the container, e.g. "plain" or "BIN/CUE (MODE1/2352)".
     pub kind: String,
     /// Further facts (tracks, sidecar files, block sizes), as label/value pairs.
     pub details: Vec<(&'static str, String)>,
+}
+
+const TRACK_LABELS: [&str; 99] = [
+    "Track 1", "Track 2", "Track 3", "Track 4", "Track 5", "Track 6", "Track 7", "Track 8",
+    "Track 9", "Track 10", "Track 11", "Track 12", "Track 13", "Track 14", "Track 15", "Track 16",
+    "Track 17", "Track 18", "Track 19", "Track 20", "Track 21", "Track 22", "Track 23", "Track 24",
+    "Track 25", "Track 26", "Track 27", "Track 28", "Track 29", "Track 30", "Track 31", "Track 32",
+    "Track 33", "Track 34", "Track 35", "Track 36", "Track 37", "Track 38", "Track 39", "Track 40",
+    "Track 41", "Track 42", "Track 43", "Track 44", "Track 45", "Track 46", "Track 47", "Track 48",
+    "Track 49", "Track 50", "Track 51", "Track 52", "Track 53", "Track 54", "Track 55", "Track 56",
+    "Track 57", "Track 58", "Track 59", "Track 60", "Track 61", "Track 62", "Track 63", "Track 64",
+    "Track 65", "Track 66", "Track 67", "Track 68", "Track 69", "Track 70", "Track 71", "Track 72",
+    "Track 73", "Track 74", "Track 75", "Track 76", "Track 77", "Track 78", "Track 79", "Track 80",
+    "Track 81", "Track 82", "Track 83", "Track 84", "Track 85", "Track 86", "Track 87", "Track 88",
+    "Track 89", "Track 90", "Track 91", "Track 92", "Track 93", "Track 94", "Track 95", "Track 96",
+    "Track 97", "Track 98", "Track 99",
+];
+
+/// A track as every container describes it, for [`ContainerInfo::details`].
+struct TrackDesc {
+    number: u8,
+    mode: TrackMode,
+    lba: u64,
+    sectors: u64,
+}
+
+fn track_details(tracks: &[TrackDesc]) -> Vec<(&'static str, String)> {
+    tracks
+        .iter()
+        .map(|t| {
+            let label = TRACK_LABELS
+                .get(usize::from(t.number).wrapping_sub(1))
+                .copied()
+                .unwrap_or("Track");
+            (
+                label,
+                format!(
+                    "{} at sector {}, {} sectors",
+                    t.mode.name(),
+                    t.lba,
+                    t.sectors
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Opens a file a container names, with an error that says which file.
+fn open_file(path: &Path) -> Result<Arc<dyn ReadAt>> {
+    // Only regular files: a FIFO named by a cue sheet would block the open.
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => {
+            return Err(Error::io(
+                0,
+                0,
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{}: not a regular file", path.display()),
+                ),
+            ));
+        }
+        Err(e) => {
+            return Err(Error::io(
+                0,
+                0,
+                io::Error::new(e.kind(), format!("{}: {e}", path.display())),
+            ));
+        }
+    }
+    FileSource::open(path)
+        .map(|f| Arc::new(f) as Arc<dyn ReadAt>)
+        .map_err(|e| {
+            Error::io(
+                0,
+                0,
+                io::Error::new(e.kind(), format!("{}: {e}", path.display())),
+            )
+        })
+}
+
+/// Reads a whole small side file (cue sheet, descriptor), at most `max` bytes.
+fn read_small(src: &dyn ReadAt, what: &str, max: u64) -> Result<Vec<u8>> {
+    if src.len() > max {
+        return Err(Error::Unsupported(format!(
+            "{what} of {} bytes (at most {max} read)",
+            src.len()
+        )));
+    }
+    let mut b = vec![0; src.len() as usize];
+    src.read_exact_at(0, &mut b)
+        .map_err(|e| Error::io(0, b.len(), e))?;
+    Ok(b)
+}
+
+fn read_file_small(path: &Path, what: &str, max: u64) -> Result<Vec<u8>> {
+    read_small(&*open_file(path)?, what, max)
+}
+
+/// A file next to `path` with the extension `ext` (tried as given, upper and lower case).
+fn sidecar(path: &Path, ext: &str) -> Option<PathBuf> {
+    [
+        ext.to_string(),
+        ext.to_ascii_uppercase(),
+        ext.to_ascii_lowercase(),
+    ]
+    .iter()
+    .map(|e| path.with_extension(e))
+    .find(|p| p.is_file())
+}
+
+fn extension(path: Option<&Path>) -> String {
+    path.and_then(|p| p.extension())
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
 }
 
 /// Detects the container of `source` from its content (and, when `path` is
@@ -26,9 +166,90 @@ pub fn open(
     source: Arc<dyn ReadAt>,
     path: Option<&Path>,
 ) -> Result<(Arc<dyn ReadAt>, ContainerInfo)> {
-    let _ = path;
     if let Some(found) = cso::open(&source)? {
         return Ok(found);
+    }
+    if let Some((version, first)) = nrg::detect(&*source)? {
+        return open_nrg(source, version, first);
+    }
+    let mut head = vec![0; source.len().min(4096) as usize];
+    source
+        .read_exact_at(0, &mut head)
+        .map_err(|e| Error::io(0, head.len(), e))?;
+    if source.len() <= cue::MAX_CUE_BYTES && cue::looks_like_cue(&head) {
+        let text = read_small(&*source, "cue sheet", cue::MAX_CUE_BYTES)?;
+        let Some(path) = path else {
+            return Err(Error::Unsupported(
+                "a cue sheet given without its file name: its BIN cannot be found".into(),
+            ));
+        };
+        return open_cue(&text, path, None);
+    }
+    if mdf::is_mds(&head) {
+        let Some(path) = path else {
+            return Err(Error::Unsupported(
+                "an MDS descriptor given without its file name".into(),
+            ));
+        };
+        let mdf_path = sidecar(path, "mdf").unwrap_or_else(|| path.with_extension("mdf"));
+        let text = read_small(&*source, "MDS descriptor", mdf::MAX_MDS_BYTES)?;
+        return open_mds(&text, path, open_file(&mdf_path)?, &mdf_path);
+    }
+    if source.len() <= ccd::MAX_CCD_BYTES && ccd::looks_like_ccd(&head) {
+        let Some(path) = path else {
+            return Err(Error::Unsupported(
+                "a CloneCD control file given without its file name".into(),
+            ));
+        };
+        let img = sidecar(path, "img").unwrap_or_else(|| path.with_extension("img"));
+        let text = read_small(&*source, "CloneCD control file", ccd::MAX_CCD_BYTES)?;
+        return open_ccd(&text, path, open_file(&img)?, &img);
+    }
+    if let Some(path) = path {
+        match extension(Some(path)).as_str() {
+            "bin" | "img" | "raw" => {
+                if let Some(cue_path) = sidecar(path, "cue") {
+                    let text = read_file_small(&cue_path, "cue sheet", cue::MAX_CUE_BYTES)?;
+                    return open_cue(&text, &cue_path, Some((path, source)));
+                }
+            }
+            _ => {}
+        }
+        match extension(Some(path)).as_str() {
+            "mdf" => {
+                if let Some(mds_path) = sidecar(path, "mds") {
+                    let text = read_file_small(&mds_path, "MDS descriptor", mdf::MAX_MDS_BYTES)?;
+                    return open_mds(&text, &mds_path, source, path);
+                }
+            }
+            "img" => {
+                if let Some(ccd_path) = sidecar(path, "ccd") {
+                    let text =
+                        read_file_small(&ccd_path, "CloneCD control file", ccd::MAX_CCD_BYTES)?;
+                    return open_ccd(&text, &ccd_path, source, path);
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(mode) = sniff_raw(&*source)? {
+        let sectors = source.len() / mode.sector_size();
+        let kind = if extension(path) == "mdf" {
+            format!("MDF (no MDS, {}-byte sectors)", mode.sector_size())
+        } else {
+            format!(
+                "raw {}-byte sectors ({}, no cue sheet)",
+                mode.sector_size(),
+                mode.name()
+            )
+        };
+        let details = track_details(&[TrackDesc {
+            number: 1,
+            mode,
+            lba: 0,
+            sectors,
+        }]);
+        return finish(source, 0, mode, sectors, kind, details);
     }
     Ok((
         source,
@@ -37,4 +258,351 @@ pub fn open(
             details: Vec::new(),
         },
     ))
+}
+
+fn data_view(
+    src: Arc<dyn ReadAt>,
+    start: u64,
+    mode: TrackMode,
+    sectors: u64,
+) -> Result<(Arc<dyn ReadAt>, Option<u64>)> {
+    let map = SectorMap::new(src, start, mode, sectors)
+        .ok_or_else(|| Error::NotRecognized("the data track is an audio track".into()))?;
+    let map: Arc<dyn ReadAt> = Arc::new(map);
+    // A track mastered for its place on the disc (CD-Extra) is shown at that place.
+    Ok(match shift::disc_address(&*map)? {
+        Some(d) => (Arc::new(shift::Shifted::new(map, d)), Some(d)),
+        None => (map, None),
+    })
+}
+
+/// The data track's view plus the container description.
+fn finish(
+    src: Arc<dyn ReadAt>,
+    start: u64,
+    mode: TrackMode,
+    sectors: u64,
+    kind: String,
+    mut details: Vec<(&'static str, String)>,
+) -> Result<(Arc<dyn ReadAt>, ContainerInfo)> {
+    let (view, shift) = data_view(src, start, mode, sectors)?;
+    if let Some(d) = shift {
+        details.push((
+            "Disc address",
+            format!(
+                "the data track's volume counts from disc sector {d} (mastered for a later session)"
+            ),
+        ));
+    }
+    Ok((view, ContainerInfo { kind, details }))
+}
+
+fn no_data_track() -> Error {
+    Error::NotRecognized("the disc has only audio tracks: no data track to read".into())
+}
+
+/// Recognises raw sectors with no description: 2352-byte sectors start with
+/// the sync pattern (ECMA-130 14.1) and carry the volume descriptors of sector
+/// 16 (ECMA-119 6.2.1) or a UDF anchor at 256 (ECMA-167 3/8.4.2.1) in their
+/// user data; 2336-byte sectors are found by that user data alone.
+fn sniff_raw(src: &dyn ReadAt) -> Result<Option<TrackMode>> {
+    let probe = |mode: TrackMode| -> Result<bool> {
+        let ss = mode.sector_size();
+        let off = mode.data_offset().unwrap_or(0);
+        for (sector, want) in [(16u64, &b"CD001"[..]), (16, b"BEA01"), (256, &[2u8, 0][..])] {
+            let at = sector * ss;
+            if at + ss > src.len() {
+                continue;
+            }
+            let mut sec = vec![0; ss as usize];
+            src.read_exact_at(at, &mut sec)
+                .map_err(|e| Error::io(at, sec.len(), e))?;
+            if ss != 2336
+                && (sec[..12] != SYNC
+                    || sec[15] != if mode.data_offset() == Some(16) { 1 } else { 2 })
+            {
+                continue;
+            }
+            let user = &sec[off as usize..];
+            let hit = if want.len() == 5 {
+                &user[1..6] == want
+            } else {
+                user[..2] == *want
+            };
+            if hit {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    };
+    for mode in [
+        TrackMode::Mode1Raw,
+        TrackMode::Mode2Raw,
+        TrackMode::Mode1RawSub,
+        TrackMode::Mode2RawSub,
+        TrackMode::Mode2Headerless,
+    ] {
+        if probe(mode)? {
+            return Ok(Some(mode));
+        }
+    }
+    Ok(None)
+}
+
+/// A cue sheet at `cue_path`; `image` is the data file already open (when the
+/// user opened the BIN and the cue is its sidecar).
+fn open_cue(
+    text: &[u8],
+    cue_path: &Path,
+    image: Option<(&Path, Arc<dyn ReadAt>)>,
+) -> Result<(Arc<dyn ReadAt>, ContainerInfo)> {
+    let sheet = cue::parse(&String::from_utf8_lossy(text))?;
+    let dir = cue_path.parent().unwrap_or(Path::new("."));
+    let resolve = |name: &str| -> PathBuf {
+        let p = dir.join(name.replace('\\', "/"));
+        if p.is_file() {
+            return p;
+        }
+        // A path from another machine ("C:\\rips\\x.bin"): the same name next to the cue.
+        let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+        if !base.is_empty() && dir.join(base).is_file() {
+            return dir.join(base);
+        }
+        // Case-insensitive match in the same directory (cue sheets from Windows).
+        let want = p.file_name().map(|n| n.to_string_lossy().to_lowercase());
+        if let (Some(parent), Some(want)) = (p.parent(), want)
+            && let Ok(rd) = std::fs::read_dir(parent)
+        {
+            for e in rd.flatten() {
+                if e.file_name().to_string_lossy().to_lowercase() == want {
+                    return e.path();
+                }
+            }
+        }
+        p
+    };
+    let paths: Vec<PathBuf> = sheet.files.iter().map(|f| resolve(&f.name)).collect();
+    let is_image = |p: &Path| image.as_ref().is_some_and(|(ip, _)| same_file(ip, p));
+    let file_len = |i: usize| -> Option<u64> {
+        if is_image(&paths[i]) {
+            return image.as_ref().map(|(_, s)| s.len());
+        }
+        std::fs::metadata(&paths[i]).ok().map(|m| m.len())
+    };
+    let placed = cue::layout(&sheet, &file_len)?;
+    let data = placed
+        .iter()
+        .find(|t| t.mode != TrackMode::Audio)
+        .ok_or_else(no_data_track)?;
+    let data_path = &paths[data.file];
+    let src = match &image {
+        Some((_, s)) if is_image(data_path) => s.clone(),
+        _ => open_file(data_path)?,
+    };
+    let mut details = track_details(
+        &placed
+            .iter()
+            .map(|t| TrackDesc {
+                number: t.number,
+                mode: t.mode,
+                lba: t.lba,
+                sectors: t.sectors,
+            })
+            .collect::<Vec<_>>(),
+    );
+    details.push(("Cue sheet", cue_path.display().to_string()));
+    details.push(("Data file", data_path.display().to_string()));
+    details.push(("Data track", data.number.to_string()));
+    let kind = format!("BIN/CUE ({})", data.mode.name());
+    finish(src, data.offset, data.mode, data.sectors, kind, details)
+}
+
+fn open_nrg(
+    source: Arc<dyn ReadAt>,
+    version: u8,
+    first: u64,
+) -> Result<(Arc<dyn ReadAt>, ContainerInfo)> {
+    let n = nrg::parse(&*source, version, first)?;
+    let mut lba = 0;
+    let descs: Vec<TrackDesc> = n
+        .tracks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let d = TrackDesc {
+                number: u8::try_from(i + 1).unwrap_or(u8::MAX),
+                mode: t.mode,
+                lba,
+                sectors: t.sectors,
+            };
+            lba += t.sectors;
+            d
+        })
+        .collect();
+    let (i, data) = n
+        .tracks
+        .iter()
+        .enumerate()
+        .find(|(_, t)| t.mode != TrackMode::Audio)
+        .ok_or_else(no_data_track)?;
+    let mut details = track_details(&descs);
+    details.push(("Data track", (i + 1).to_string()));
+    let kind = format!("NRG v{} ({}, {})", n.version, n.layout, data.mode.name());
+    finish(source, data.offset, data.mode, data.sectors, kind, details)
+}
+
+fn open_mds(
+    text: &[u8],
+    mds_path: &Path,
+    mdf: Arc<dyn ReadAt>,
+    mdf_path: &Path,
+) -> Result<(Arc<dyn ReadAt>, ContainerInfo)> {
+    let tracks = mdf::parse(text)?;
+    let data = tracks
+        .iter()
+        .find(|t| t.mode != TrackMode::Audio)
+        .ok_or_else(no_data_track)?;
+    let sectors = if data.sectors == 0 {
+        mdf.len().saturating_sub(data.offset) / data.mode.sector_size()
+    } else {
+        data.sectors
+    };
+    if data.offset >= mdf.len() {
+        return Err(Error::corrupt(
+            "MDS descriptor",
+            crate::error::Location::sector(0),
+            format!(
+                "track {} starts at byte {} of {}, which has {} bytes",
+                data.number,
+                data.offset,
+                mdf_path.display(),
+                mdf.len()
+            ),
+        ));
+    }
+    let mut details = track_details(
+        &tracks
+            .iter()
+            .map(|t| TrackDesc {
+                number: t.number,
+                mode: t.mode,
+                lba: u64::from(t.lba),
+                sectors: t.sectors,
+            })
+            .collect::<Vec<_>>(),
+    );
+    details.push(("Descriptor", mds_path.display().to_string()));
+    details.push(("Data file", mdf_path.display().to_string()));
+    let kind = format!("MDF/MDS ({})", data.mode.name());
+    finish(mdf, data.offset, data.mode, sectors, kind, details)
+}
+
+fn open_ccd(
+    text: &[u8],
+    ccd_path: &Path,
+    img: Arc<dyn ReadAt>,
+    img_path: &Path,
+) -> Result<(Arc<dyn ReadAt>, ContainerInfo)> {
+    let tracks = ccd::parse(&String::from_utf8_lossy(text))?;
+    let data = tracks
+        .iter()
+        .find(|t| t.mode != TrackMode::Audio)
+        .ok_or_else(no_data_track)?;
+    let start = data.lba.saturating_mul(2352);
+    let sectors = data
+        .sectors
+        .unwrap_or_else(|| img.len().saturating_sub(start) / 2352);
+    let mut details = track_details(
+        &tracks
+            .iter()
+            .map(|t| TrackDesc {
+                number: t.number,
+                mode: t.mode,
+                lba: t.lba,
+                sectors: t
+                    .sectors
+                    .unwrap_or_else(|| img.len().saturating_sub(t.lba.saturating_mul(2352)) / 2352),
+            })
+            .collect::<Vec<_>>(),
+    );
+    details.push(("Control file", ccd_path.display().to_string()));
+    details.push(("Data file", img_path.display().to_string()));
+    let kind = format!("CloneCD (CCD/IMG, {})", data.mode.name());
+    finish(img, start, data.mode, sectors, kind, details)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::MemSource;
+
+    fn iso_like(sectors: u64) -> Vec<u8> {
+        let mut v = vec![0u8; (sectors * 2048) as usize];
+        v[16 * 2048..16 * 2048 + 6].copy_from_slice(b"\x01CD001");
+        v
+    }
+
+    fn raw(user: &[u8], mode: TrackMode) -> Vec<u8> {
+        let mut out = Vec::new();
+        for s in user.chunks(2048) {
+            let mut sec = vec![0u8; mode.sector_size() as usize];
+            if mode.sector_size() != 2336 {
+                sec[..12].copy_from_slice(&SYNC);
+                sec[15] = if mode.data_offset() == Some(16) { 1 } else { 2 };
+            }
+            let o = mode.data_offset().unwrap() as usize;
+            sec[o..o + 2048].copy_from_slice(s);
+            out.extend(sec);
+        }
+        out
+    }
+
+    #[test]
+    fn raw_sectors_without_a_cue_are_found_by_content() {
+        let iso = iso_like(20);
+        for mode in [
+            TrackMode::Mode1Raw,
+            TrackMode::Mode2Raw,
+            TrackMode::Mode1RawSub,
+            TrackMode::Mode2RawSub,
+            TrackMode::Mode2Headerless,
+        ] {
+            let src: Arc<dyn ReadAt> = Arc::new(MemSource::new(raw(&iso, mode)));
+            let (view, info) = open(src, None).unwrap();
+            assert!(info.kind.contains(mode.name()), "{}", info.kind);
+            let mut all = vec![0; iso.len()];
+            view.read_exact_at(0, &mut all).unwrap();
+            assert_eq!(all, iso);
+        }
+        let (_, info) = open(Arc::new(MemSource::new(iso)), None).unwrap();
+        assert_eq!(info.kind, "plain");
+        // A UDF-only volume (no CD001): found by "BEA01" at sector 16.
+        let mut udf = vec![0u8; 20 * 2048];
+        udf[16 * 2048 + 1..16 * 2048 + 6].copy_from_slice(b"BEA01");
+        let src: Arc<dyn ReadAt> = Arc::new(MemSource::new(raw(&udf, TrackMode::Mode2Headerless)));
+        let (view, info) = open(src, None).unwrap();
+        assert!(info.kind.contains("2336"), "{}", info.kind);
+        assert_eq!(view.len(), udf.len() as u64);
+    }
+
+    #[test]
+    fn a_cue_without_a_path_and_an_audio_only_nrg_are_errors() {
+        let src: Arc<dyn ReadAt> = Arc::new(MemSource::new(
+            b"FILE \"a.bin\" BINARY\nTRACK 01 MODE1/2352\nINDEX 01 00:00:00\n".to_vec(),
+        ));
+        assert!(matches!(open(src, None), Err(Error::Unsupported(_))));
+        let dir = std::env::temp_dir().join(format!("isomount-cue-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cue = dir.join("x.cue");
+        std::fs::write(
+            &cue,
+            b"FILE \"missing.bin\" BINARY\nTRACK 01 MODE1/2352\nINDEX 01 00:00:00\n",
+        )
+        .unwrap();
+        let src: Arc<dyn ReadAt> = Arc::new(FileSource::open(&cue).unwrap());
+        let e = open(src, Some(&cue)).err().unwrap();
+        assert!(matches!(e, Error::Io { .. }), "{e}");
+        assert!(e.to_string().contains("missing.bin"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

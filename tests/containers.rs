@@ -1,0 +1,630 @@
+//! CD containers (BIN/CUE, raw 2352/2336-byte sectors, NRG, MDF/MDS, CloneCD)
+//! through the library, the CLI and a real FUSE mount. The fixtures come from
+//! `ci/container-fixtures.sh`: rr.iso (xorriso) wrapped by our own writer
+//! `ci/make_containers.py`, whose output bchunk, ccd2iso, nrg2iso, mdf2iso and
+//! iat turn back into rr.iso byte for byte (the script fails otherwise), so
+//! every listing here must equal rr.ref.jsonl, the tree rr.iso was made from.
+#![cfg(unix)] // fixtures come from Linux tools; FUSE
+
+mod common;
+
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use common::{
+    Keys, Listing, assert_listing, entry, fuse_available, isomount, load_ref, repo, sha256_hex,
+    sha256_reader,
+};
+use fs_core::{Error, FileType, NodeId, OpenOptions, Volume};
+use serde_json::Value;
+
+/// (file to open, what `info` must call the container)
+const IMAGES: &[(&str, &str)] = &[
+    ("mode1.cue", "BIN/CUE (MODE1/2352)"),
+    ("mode1.bin", "BIN/CUE (MODE1/2352)"),
+    ("mode2form1.cue", "BIN/CUE (MODE2/2352)"),
+    ("mode2_2336.cue", "BIN/CUE (MODE2/2336)"),
+    ("mode2_2336.bin", "BIN/CUE (MODE2/2336)"),
+    ("audio-first.cue", "BIN/CUE (MODE1/2352)"),
+    ("audio-first.bin", "BIN/CUE (MODE1/2352)"),
+    ("data-first.cue", "BIN/CUE (MODE1/2352)"),
+    (
+        "data first.bin",
+        "raw 2352-byte sectors (MODE1/2352, no cue sheet)",
+    ),
+    ("image.nrg", "NRG v2 (DAO, MODE1/2048)"),
+    ("image-v1.nrg", "NRG v1 (DAO, MODE1/2048)"),
+    ("image-raw.nrg", "NRG v2 (DAO, MODE1/2352)"),
+    ("image-tao.nrg", "NRG v2 (TAO, MODE1/2048)"),
+    ("image.mdf", "MDF/MDS (MODE1/2352)"),
+    ("mixed.mds", "MDF/MDS (MODE1/2352)"),
+    ("sub.mds", "MDF/MDS (MODE1/2448)"),
+    ("sub-alone.mdf", "MDF (no MDS, 2448-byte sectors)"),
+    ("image.mds", "MDF/MDS (MODE1/2352)"),
+    ("alone.mdf", "MDF (no MDS, 2352-byte sectors)"),
+    ("image.img", "CloneCD (CCD/IMG, MODE1/2352)"),
+    ("image.ccd", "CloneCD (CCD/IMG, MODE1/2352)"),
+    ("mode2.img", "CloneCD (CCD/IMG, MODE2/2352)"),
+    ("rr.iso", "plain"),
+];
+
+fn dir() -> &'static Path {
+    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let r = DIR.get_or_init(|| {
+        let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("container-fixtures");
+        let _ = fs::remove_dir_all(&d);
+        let out = Command::new("bash")
+            .arg(repo().join("ci/container-fixtures.sh"))
+            .arg(&d)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(format!(
+                "ci/container-fixtures.sh failed (bash ci/install-deps.sh installs bchunk, ccd2iso, nrg2iso, mdf2iso, iat):\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(d)
+    });
+    match r {
+        Ok(p) => p,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn reference() -> Listing {
+    load_ref(&dir().join("rr.ref.jsonl"))
+}
+
+fn open(path: &Path) -> fs_core::Result<Volume> {
+    Volume::open_path(path, &OpenOptions::default())
+}
+
+fn read_all(vol: &Volume, id: NodeId, size: u64) -> Vec<u8> {
+    let mut out = vec![0u8; size as usize];
+    let mut done = 0;
+    while done < out.len() {
+        let n = vol.read(id, done as u64, &mut out[done..]).expect("read");
+        assert!(n > 0, "short read at {done} of {size}");
+        done += n;
+    }
+    out
+}
+
+fn walk(vol: &Volume) -> Listing {
+    let mut out = Listing::new();
+    let mut stack = vec![(vol.root(), String::new())];
+    while let Some((d, prefix)) = stack.pop() {
+        let listing = vol.read_dir(d).expect("read_dir");
+        assert!(listing.problems().is_empty(), "{:?}", listing.problems());
+        for e in listing.entries() {
+            let node = vol.node(e.id).expect("node");
+            let a = node.attr();
+            let path = format!("{prefix}{}", e.name);
+            let sha =
+                (a.kind == FileType::Regular).then(|| sha256_hex(&read_all(vol, e.id, a.size)));
+            let rdev = a
+                .rdev
+                .filter(|_| matches!(a.kind, FileType::CharDevice | FileType::BlockDevice))
+                .map(|d| (d.major, d.minor));
+            let row = entry(
+                a.kind.as_str(),
+                a.size,
+                sha,
+                node.link_target().map(str::to_owned),
+                a.mode,
+                a.mtime.secs,
+                a.uid,
+                a.gid,
+                rdev,
+                a.inode,
+            );
+            if a.kind == FileType::Directory {
+                stack.push((e.id, format!("{path}/")));
+            }
+            out.insert(path, row);
+        }
+    }
+    out
+}
+
+#[test]
+fn every_container_lists_the_tree_through_the_library() {
+    let expected = reference();
+    for (name, kind) in IMAGES {
+        let vol = open(&dir().join(name)).unwrap_or_else(|e| panic!("open {name}: {e}"));
+        assert_eq!(vol.container().kind, *kind, "{name}");
+        assert_eq!(vol.info().label, "ISOMOUNT_RR", "{name}");
+        assert_listing(
+            &format!("{name} (library)"),
+            &expected,
+            &walk(&vol),
+            Keys::ALL,
+        );
+    }
+}
+
+#[test]
+fn container_details_list_tracks_and_sidecars() {
+    let vol = open(&dir().join("audio-first.bin")).unwrap();
+    let d = &vol.container().details;
+    let get = |k: &str| d.iter().find(|(l, _)| *l == k).map(|(_, v)| v.clone());
+    assert_eq!(
+        get("Track 1").as_deref(),
+        Some("AUDIO at sector 0, 200 sectors")
+    );
+    assert_eq!(
+        get("Track 2").as_deref(),
+        Some("MODE1/2352 at sector 350, 320 sectors")
+    );
+    assert!(get("Cue sheet").unwrap().ends_with("audio-first.cue"));
+    assert_eq!(get("Data track").as_deref(), Some("2"));
+    let vol = open(&dir().join("data-first.cue")).unwrap();
+    let d = &vol.container().details;
+    let get = |k: &str| d.iter().find(|(l, _)| *l == k).map(|(_, v)| v.clone());
+    assert_eq!(
+        get("Track 2").as_deref(),
+        Some("AUDIO at sector 470, 100 sectors")
+    );
+    assert!(get("Data file").unwrap().ends_with("data first.bin"));
+    let vol = open(&dir().join("image.img")).unwrap();
+    assert!(
+        vol.container()
+            .details
+            .iter()
+            .any(|(l, v)| *l == "Control file" && v.ends_with("image.ccd"))
+    );
+}
+
+fn run(args: &[&OsStr]) -> Vec<u8> {
+    let out = isomount(args);
+    assert!(
+        out.status.success(),
+        "isomount {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn cli_listing(image: &Path) -> Listing {
+    let out = run(&[
+        OsStr::new("ls"),
+        OsStr::new("-R"),
+        OsStr::new("--json"),
+        image.as_os_str(),
+    ]);
+    let mut listing = Listing::new();
+    for line in String::from_utf8(out).unwrap().lines() {
+        let v: serde_json::Map<String, Value> = serde_json::from_str(line).unwrap();
+        let path = v["path"].as_str().unwrap();
+        let kind = v["type"].as_str().unwrap();
+        let sha = (kind == "file").then(|| {
+            sha256_hex(&run(&[
+                OsStr::new("cat"),
+                image.as_os_str(),
+                OsStr::new(path),
+            ]))
+        });
+        let rdev = v.get("rdev").map(|r| {
+            (
+                r["major"].as_u64().unwrap() as u32,
+                r["minor"].as_u64().unwrap() as u32,
+            )
+        });
+        let row = entry(
+            kind,
+            v["size"].as_u64().unwrap(),
+            sha,
+            v.get("target").and_then(Value::as_str).map(str::to_owned),
+            v["mode"].as_u64().unwrap() as u32,
+            v["mtime"].as_i64().unwrap(),
+            v["uid"].as_u64().unwrap() as u32,
+            v["gid"].as_u64().unwrap() as u32,
+            rdev,
+            v["inode"].as_u64().unwrap(),
+        );
+        listing.insert(path.trim_start_matches('/').to_string(), row);
+    }
+    listing
+}
+
+#[test]
+fn cli_info_names_the_container_and_ls_cat_match() {
+    let expected = reference();
+    for (name, kind) in IMAGES {
+        let img = dir().join(name);
+        let text = String::from_utf8(run(&[OsStr::new("info"), img.as_os_str()])).unwrap();
+        assert!(
+            text.contains("Container:") && text.contains(kind),
+            "{name}: {text}"
+        );
+        let json: Value = serde_json::from_slice(&run(&[
+            OsStr::new("info"),
+            OsStr::new("--json"),
+            img.as_os_str(),
+        ]))
+        .unwrap();
+        assert_eq!(json["container"]["kind"], Value::from(*kind), "{name}");
+        assert_listing(
+            &format!("{name} (CLI)"),
+            &expected,
+            &cli_listing(&img),
+            Keys::ALL,
+        );
+    }
+}
+
+fn is_mounted(mnt: &Path) -> bool {
+    let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let want = mnt.to_string_lossy();
+    info.lines().any(|l| l.split(' ').nth(4) == Some(&*want))
+}
+
+/// A mounted image; unmounted on drop.
+struct Mount {
+    _dir: tempfile::TempDir,
+    mnt: PathBuf,
+}
+
+impl Mount {
+    fn new(image: &Path) -> Mount {
+        let dir = tempfile::tempdir().unwrap();
+        let mnt = dir.path().join("mnt");
+        fs::create_dir(&mnt).unwrap();
+        let out = isomount(&[OsStr::new("mount"), image.as_os_str(), mnt.as_os_str()]);
+        assert!(
+            out.status.success(),
+            "isomount mount {} failed: {}",
+            image.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(is_mounted(&mnt), "{} not mounted", mnt.display());
+        Mount { _dir: dir, mnt }
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        if !is_mounted(&self.mnt) {
+            return;
+        }
+        let mut out = isomount(&[OsStr::new("umount"), self.mnt.as_os_str()]);
+        for _ in 0..50 {
+            if out.status.success() || !String::from_utf8_lossy(&out.stderr).contains("busy") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+            out = isomount(&[OsStr::new("umount"), self.mnt.as_os_str()]);
+        }
+        if !out.status.success() {
+            let _ = Command::new("umount").arg("-l").arg(&self.mnt).status();
+            if !std::thread::panicking() {
+                panic!(
+                    "isomount umount failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+    }
+}
+
+fn mount_walk(root: &Path) -> Listing {
+    let mut out = Listing::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let md = fs::symlink_metadata(&p).unwrap();
+            let ft = md.file_type();
+            use std::os::unix::fs::FileTypeExt;
+            let kind = if ft.is_file() {
+                "file"
+            } else if ft.is_dir() {
+                "dir"
+            } else if ft.is_symlink() {
+                "symlink"
+            } else if ft.is_char_device() {
+                "chardev"
+            } else if ft.is_block_device() {
+                "blockdev"
+            } else if ft.is_fifo() {
+                "fifo"
+            } else {
+                "socket"
+            };
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            let sha = ft
+                .is_file()
+                .then(|| sha256_reader(fs::File::open(&p).unwrap()));
+            let target = ft
+                .is_symlink()
+                .then(|| fs::read_link(&p).unwrap().to_string_lossy().into_owned());
+            let rdev = (ft.is_char_device() || ft.is_block_device()).then(|| {
+                let dev = md.rdev();
+                (
+                    (((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff)) as u32,
+                    ((dev & 0xff) | ((dev >> 12) & !0xff)) as u32,
+                )
+            });
+            out.insert(
+                rel,
+                entry(
+                    kind,
+                    md.len(),
+                    sha,
+                    target,
+                    md.mode(),
+                    md.mtime(),
+                    md.uid(),
+                    md.gid(),
+                    rdev,
+                    md.ino(),
+                ),
+            );
+            if ft.is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn fuse_mounts_of_every_container_match_the_tree() {
+    if !fuse_available() {
+        return;
+    }
+    let expected = reference();
+    for name in [
+        "mode1.cue",
+        "mode2form1.bin",
+        "mode2_2336.cue",
+        "audio-first.cue",
+        "data-first.cue",
+        "image.nrg",
+        "image-v1.nrg",
+        "image-raw.nrg",
+        "image-tao.nrg",
+        "image.mds",
+        "mixed.mdf",
+        "sub.mdf",
+        "alone.mdf",
+        "image.ccd",
+        "mode2.img",
+    ] {
+        let m = Mount::new(&dir().join(name));
+        assert_listing(
+            &format!("{name} (FUSE)"),
+            &expected,
+            &mount_walk(&m.mnt),
+            Keys::ALL,
+        );
+    }
+}
+
+#[test]
+fn a_cd_extra_data_track_mastered_for_session_two_reads_everywhere() {
+    // xorriso -C 0,11750: every address in the volume counts from the disc start.
+    let img = dir().join("cdextra.cue");
+    let expected = load_ref(&dir().join("cdextra.ref.jsonl"));
+    let vol = open(&img).unwrap();
+    assert_eq!(vol.info().label, "CDEXTRA");
+    assert!(
+        vol.container()
+            .details
+            .iter()
+            .any(|(l, v)| *l == "Disc address" && v.contains("11750")),
+        "{:?}",
+        vol.container().details
+    );
+    assert_listing("cdextra.cue (library)", &expected, &walk(&vol), Keys::ALL);
+    assert_listing(
+        "cdextra.cue (CLI)",
+        &expected,
+        &cli_listing(&img),
+        Keys::ALL,
+    );
+    if fuse_available() {
+        let m = Mount::new(&img);
+        assert_listing(
+            "cdextra.cue (FUSE)",
+            &expected,
+            &mount_walk(&m.mnt),
+            Keys::ALL,
+        );
+    }
+}
+
+#[test]
+fn content_wins_over_the_file_name() {
+    let d = scratch("renamed");
+    for (from, to, kind) in [
+        (
+            "mode1.bin",
+            "disc.iso",
+            "raw 2352-byte sectors (MODE1/2352, no cue sheet)",
+        ),
+        ("image.nrg", "disc.bin", "NRG v2 (DAO, MODE1/2048)"),
+        (
+            "mode2_2336.bin",
+            "disc.dat",
+            "raw 2336-byte sectors (MODE2/2336, no cue sheet)",
+        ),
+        ("rr.iso", "disc.nrg", "plain"),
+    ] {
+        let p = d.join(to);
+        fs::copy(dir().join(from), &p).unwrap();
+        let vol = open(&p).unwrap_or_else(|e| panic!("{from} as {to}: {e}"));
+        assert_eq!(vol.container().kind, kind, "{from} as {to}");
+        assert_eq!(vol.info().label, "ISOMOUNT_RR");
+        fs::remove_file(&p).unwrap();
+    }
+    // A cue sheet under another name still finds its BIN next to it.
+    fs::copy(dir().join("mode1.bin"), d.join("mode1.bin")).unwrap();
+    fs::copy(dir().join("mode1.cue"), d.join("sheet.txt")).unwrap();
+    let vol = open(&d.join("sheet.txt")).unwrap();
+    assert_eq!(vol.container().kind, "BIN/CUE (MODE1/2352)");
+}
+
+// ------------------------------------------------------------ damaged
+
+fn scratch(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("container-damaged")
+        .join(name);
+    let _ = fs::remove_dir_all(&d);
+    fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn cli_error(image: &Path) -> String {
+    let out = isomount(&[OsStr::new("ls"), image.as_os_str()]);
+    assert_eq!(out.status.code(), Some(1), "{}: {out:?}", image.display());
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_cue_naming_a_missing_bin_names_the_file() {
+    let d = scratch("missing");
+    let cue = d.join("x.cue");
+    fs::write(
+        &cue,
+        "FILE \"gone.bin\" BINARY\n  TRACK 01 MODE1/2352\n    INDEX 01 00:00:00\n",
+    )
+    .unwrap();
+    let e = open(&cue).expect_err("error");
+    assert!(matches!(e, Error::Io { .. }), "{e}");
+    assert!(e.to_string().contains("gone.bin"), "{e}");
+    assert!(cli_error(&cue).contains("gone.bin"));
+    // A cue sheet with only audio tracks: no data track.
+    fs::copy(dir().join("audio second.bin"), d.join("a.bin")).unwrap();
+    let audio = d.join("audio.cue");
+    fs::write(
+        &audio,
+        "FILE a.bin BINARY\nTRACK 01 AUDIO\nINDEX 01 00:00:00\n",
+    )
+    .unwrap();
+    assert!(matches!(open(&audio), Err(Error::NotRecognized(_))));
+    // A FIFO named as the BIN: an error at once, not a blocked open.
+    let fifo = d.join("fifo.bin");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let cue = d.join("fifo.cue");
+    fs::write(
+        &cue,
+        "FILE fifo.bin BINARY\nTRACK 01 MODE1/2352\nINDEX 01 00:00:00\n",
+    )
+    .unwrap();
+    assert!(matches!(open(&cue), Err(Error::Io { .. })));
+    // A Windows path in FILE: the same name next to the cue is used.
+    fs::copy(dir().join("mode1.bin"), d.join("win.bin")).unwrap();
+    let cue = d.join("win.cue");
+    fs::write(
+        &cue,
+        "FILE \"C:\\rips\\win.bin\" BINARY\r\nTRACK 01 MODE1/2352\r\nINDEX 01 00:00:00\r\n",
+    )
+    .unwrap();
+    assert_eq!(open(&cue).unwrap().info().label, "ISOMOUNT_RR");
+}
+
+#[test]
+fn a_truncated_nrg_is_a_corrupt_chunk_error() {
+    let d = scratch("nrg");
+    let full = fs::read(dir().join("image.nrg")).unwrap();
+    let iso_end = 150 * 2048 + fs::metadata(dir().join("rr.iso")).unwrap().len() as usize;
+    // Chunk area cut short, footer kept.
+    let mut cut = full[..iso_end + 20].to_vec();
+    cut.extend_from_slice(&full[full.len() - 12..]);
+    let p = d.join("cut.nrg");
+    fs::write(&p, &cut).unwrap();
+    let e = open(&p).expect_err("error");
+    assert!(
+        matches!(
+            e,
+            Error::Corrupt {
+                structure: "NRG chunk",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(cli_error(&p).contains("NRG chunk"));
+    // Every truncation of the tail: an error or (footer gone) another reading, never a panic.
+    for keep in (iso_end..full.len()).step_by(7) {
+        let p = d.join("t.nrg");
+        fs::write(&p, &full[..keep]).unwrap();
+        let _ = open(&p);
+    }
+}
+
+#[test]
+fn an_mds_with_a_bogus_track_is_a_clear_error() {
+    let d = scratch("mds");
+    let mut mds = fs::read(dir().join("image.mds")).unwrap();
+    // First track block (after the 0x58 header, the 24-byte session block and
+    // three TOC blocks): sector size 1234.
+    let t = 0x58 + 24 + 3 * 80;
+    mds[t + 0x10..t + 0x12].copy_from_slice(&1234u16.to_le_bytes());
+    fs::write(d.join("bad.mds"), &mds).unwrap();
+    fs::copy(dir().join("image.mdf"), d.join("bad.mdf")).unwrap();
+    let e = open(&d.join("bad.mdf")).expect_err("error");
+    assert!(
+        matches!(
+            e,
+            Error::Corrupt {
+                structure: "MDS descriptor",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(cli_error(&d.join("bad.mds")).contains("MDS descriptor"));
+    // A track starting past the end of the MDF.
+    let mut far = fs::read(dir().join("image.mds")).unwrap();
+    far[t + 0x28..t + 0x30].copy_from_slice(&(1u64 << 40).to_le_bytes());
+    fs::write(d.join("bad.mds"), &far).unwrap();
+    assert!(open(&d.join("bad.mdf")).is_err());
+}
+
+#[test]
+fn truncated_raw_images_never_panic() {
+    let d = scratch("raw");
+    let full = fs::read(dir().join("mode1.bin")).unwrap();
+    for keep in [
+        0,
+        1,
+        2351,
+        2352,
+        16 * 2352 + 100,
+        40 * 2352,
+        full.len() / 2,
+        full.len() - 1,
+    ] {
+        let p = d.join("t.bin");
+        fs::write(&p, &full[..keep]).unwrap();
+        fs::write(
+            d.join("t.cue"),
+            "FILE t.bin BINARY\n TRACK 01 MODE1/2352\n  INDEX 01 00:00:00\n",
+        )
+        .unwrap();
+        if let Ok(vol) = open(&p) {
+            // Whatever opened must read without panicking.
+            if let Ok(l) = vol.read_dir(vol.root()) {
+                for e in l.entries() {
+                    let _ = vol.read(e.id, 0, &mut [0u8; 4096]);
+                }
+            }
+        }
+    }
+}
