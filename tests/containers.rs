@@ -10,17 +10,16 @@ mod common;
 
 use std::ffi::OsStr;
 use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
-use std::time::Duration;
 
+use common::mount::{Mount, mount_listing};
+use common::walk::volume_listing;
 use common::{
     Keys, Listing, assert_listing, entry, fuse_available, isomount, load_ref, repo, sha256_hex,
-    sha256_reader,
 };
-use fs_core::{Error, FileType, NodeId, OpenOptions, Volume};
+use fs_core::{Error, OpenOptions, Volume};
 use serde_json::Value;
 
 /// (file to open, what `info` must call the container)
@@ -86,54 +85,6 @@ fn open(path: &Path) -> fs_core::Result<Volume> {
     Volume::open_path(path, &OpenOptions::default())
 }
 
-fn read_all(vol: &Volume, id: NodeId, size: u64) -> Vec<u8> {
-    let mut out = vec![0u8; size as usize];
-    let mut done = 0;
-    while done < out.len() {
-        let n = vol.read(id, done as u64, &mut out[done..]).expect("read");
-        assert!(n > 0, "short read at {done} of {size}");
-        done += n;
-    }
-    out
-}
-
-fn walk(vol: &Volume) -> Listing {
-    let mut out = Listing::new();
-    let mut stack = vec![(vol.root(), String::new())];
-    while let Some((d, prefix)) = stack.pop() {
-        let listing = vol.read_dir(d).expect("read_dir");
-        assert!(listing.problems().is_empty(), "{:?}", listing.problems());
-        for e in listing.entries() {
-            let node = vol.node(e.id).expect("node");
-            let a = node.attr();
-            let path = format!("{prefix}{}", e.name);
-            let sha =
-                (a.kind == FileType::Regular).then(|| sha256_hex(&read_all(vol, e.id, a.size)));
-            let rdev = a
-                .rdev
-                .filter(|_| matches!(a.kind, FileType::CharDevice | FileType::BlockDevice))
-                .map(|d| (d.major, d.minor));
-            let row = entry(
-                a.kind.as_str(),
-                a.size,
-                sha,
-                node.link_target().map(str::to_owned),
-                a.mode,
-                a.mtime.secs,
-                a.uid,
-                a.gid,
-                rdev,
-                a.inode,
-            );
-            if a.kind == FileType::Directory {
-                stack.push((e.id, format!("{path}/")));
-            }
-            out.insert(path, row);
-        }
-    }
-    out
-}
-
 #[test]
 fn every_container_lists_the_tree_through_the_library() {
     let expected = reference();
@@ -144,7 +95,7 @@ fn every_container_lists_the_tree_through_the_library() {
         assert_listing(
             &format!("{name} (library)"),
             &expected,
-            &walk(&vol),
+            &volume_listing(&vol),
             Keys::ALL,
         );
     }
@@ -260,121 +211,6 @@ fn cli_info_names_the_container_and_ls_cat_match() {
     }
 }
 
-fn is_mounted(mnt: &Path) -> bool {
-    let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let want = mnt.to_string_lossy();
-    info.lines().any(|l| l.split(' ').nth(4) == Some(&*want))
-}
-
-/// A mounted image; unmounted on drop.
-struct Mount {
-    _dir: tempfile::TempDir,
-    mnt: PathBuf,
-}
-
-impl Mount {
-    fn new(image: &Path) -> Mount {
-        let dir = tempfile::tempdir().unwrap();
-        let mnt = dir.path().join("mnt");
-        fs::create_dir(&mnt).unwrap();
-        let out = isomount(&[OsStr::new("mount"), image.as_os_str(), mnt.as_os_str()]);
-        assert!(
-            out.status.success(),
-            "isomount mount {} failed: {}",
-            image.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(is_mounted(&mnt), "{} not mounted", mnt.display());
-        Mount { _dir: dir, mnt }
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        if !is_mounted(&self.mnt) {
-            return;
-        }
-        let mut out = isomount(&[OsStr::new("umount"), self.mnt.as_os_str()]);
-        for _ in 0..50 {
-            if out.status.success() || !String::from_utf8_lossy(&out.stderr).contains("busy") {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-            out = isomount(&[OsStr::new("umount"), self.mnt.as_os_str()]);
-        }
-        if !out.status.success() {
-            let _ = Command::new("umount").arg("-l").arg(&self.mnt).status();
-            if !std::thread::panicking() {
-                panic!(
-                    "isomount umount failed: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-        }
-    }
-}
-
-fn mount_walk(root: &Path) -> Listing {
-    let mut out = Listing::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            let md = fs::symlink_metadata(&p).unwrap();
-            let ft = md.file_type();
-            use std::os::unix::fs::FileTypeExt;
-            let kind = if ft.is_file() {
-                "file"
-            } else if ft.is_dir() {
-                "dir"
-            } else if ft.is_symlink() {
-                "symlink"
-            } else if ft.is_char_device() {
-                "chardev"
-            } else if ft.is_block_device() {
-                "blockdev"
-            } else if ft.is_fifo() {
-                "fifo"
-            } else {
-                "socket"
-            };
-            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-            let sha = ft
-                .is_file()
-                .then(|| sha256_reader(fs::File::open(&p).unwrap()));
-            let target = ft
-                .is_symlink()
-                .then(|| fs::read_link(&p).unwrap().to_string_lossy().into_owned());
-            let rdev = (ft.is_char_device() || ft.is_block_device()).then(|| {
-                let dev = md.rdev();
-                (
-                    (((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff)) as u32,
-                    ((dev & 0xff) | ((dev >> 12) & !0xff)) as u32,
-                )
-            });
-            out.insert(
-                rel,
-                entry(
-                    kind,
-                    md.len(),
-                    sha,
-                    target,
-                    md.mode(),
-                    md.mtime(),
-                    md.uid(),
-                    md.gid(),
-                    rdev,
-                    md.ino(),
-                ),
-            );
-            if ft.is_dir() {
-                stack.push(p);
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn fuse_mounts_of_every_container_match_the_tree() {
     if !fuse_available() {
@@ -398,11 +234,11 @@ fn fuse_mounts_of_every_container_match_the_tree() {
         "image.ccd",
         "mode2.img",
     ] {
-        let m = Mount::new(&dir().join(name));
+        let m = Mount::new(&dir().join(name), &[]);
         assert_listing(
             &format!("{name} (FUSE)"),
             &expected,
-            &mount_walk(&m.mnt),
+            &mount_listing(&m.mnt),
             Keys::ALL,
         );
     }
@@ -423,7 +259,12 @@ fn a_cd_extra_data_track_mastered_for_session_two_reads_everywhere() {
         "{:?}",
         vol.container().details
     );
-    assert_listing("cdextra.cue (library)", &expected, &walk(&vol), Keys::ALL);
+    assert_listing(
+        "cdextra.cue (library)",
+        &expected,
+        &volume_listing(&vol),
+        Keys::ALL,
+    );
     assert_listing(
         "cdextra.cue (CLI)",
         &expected,
@@ -431,11 +272,11 @@ fn a_cd_extra_data_track_mastered_for_session_two_reads_everywhere() {
         Keys::ALL,
     );
     if fuse_available() {
-        let m = Mount::new(&img);
+        let m = Mount::new(&img, &[]);
         assert_listing(
             "cdextra.cue (FUSE)",
             &expected,
-            &mount_walk(&m.mnt),
+            &mount_listing(&m.mnt),
             Keys::ALL,
         );
     }

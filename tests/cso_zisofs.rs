@@ -18,10 +18,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::{
-    Keys, Listing, assert_listing, entry, fixtures, fuse_available, isomount, load_ref, sha256_hex,
-};
-use fs_core::{Error, FileType, NodeId, OpenOptions, Volume};
+use common::mount::Mount;
+use common::walk::volume_listing;
+use common::{Keys, assert_listing, fixtures, fuse_available, isomount, load_ref, sha256_hex};
+use fs_core::{Error, NodeId, OpenOptions, Volume};
 
 fn run(cmd: &mut Command) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
@@ -75,44 +75,6 @@ fn read_all(vol: &Volume, id: NodeId, size: u64) -> fs_core::Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Walks the whole tree through the library into the `ref.jsonl` shape.
-fn walk(vol: &Volume) -> Listing {
-    let mut out = Listing::new();
-    let mut stack = vec![(vol.root(), String::new())];
-    while let Some((dir, prefix)) = stack.pop() {
-        let listing = vol.read_dir(dir).expect("read_dir");
-        assert!(listing.problems().is_empty(), "{:?}", listing.problems());
-        for e in listing.entries() {
-            let node = vol.node(e.id).expect("node");
-            let a = node.attr();
-            let path = format!("{prefix}{}", e.name);
-            let sha = (a.kind == FileType::Regular)
-                .then(|| sha256_hex(&read_all(vol, e.id, a.size).expect("read")));
-            let rdev = a
-                .rdev
-                .filter(|_| matches!(a.kind, FileType::CharDevice | FileType::BlockDevice))
-                .map(|d| (d.major, d.minor));
-            let row = entry(
-                a.kind.as_str(),
-                a.size,
-                sha,
-                node.link_target().map(str::to_owned),
-                a.mode,
-                a.mtime.secs,
-                a.uid,
-                a.gid,
-                rdev,
-                a.inode,
-            );
-            if a.kind == FileType::Directory {
-                stack.push((e.id, format!("{path}/")));
-            }
-            out.insert(path, row);
-        }
-    }
-    out
-}
-
 #[test]
 fn compressed_images_match_the_tree_through_the_library() {
     let expected = load_ref(&fixtures().join("rr.ref.jsonl"));
@@ -123,7 +85,7 @@ fn compressed_images_match_the_tree_through_the_library() {
         assert_listing(
             &format!("{} (library)", img.display()),
             &expected,
-            &walk(&vol),
+            &volume_listing(&vol),
             Keys::ALL,
         );
     }
@@ -159,41 +121,6 @@ fn cli_names_the_container_and_cats_files() {
     }
 }
 
-/// A mounted image, unmounted on drop.
-struct Mount {
-    _dir: tempfile::TempDir,
-    mnt: PathBuf,
-}
-
-impl Mount {
-    fn new(image: &Path) -> Mount {
-        let dir = tempfile::tempdir().unwrap();
-        let mnt = dir.path().join("mnt");
-        fs::create_dir(&mnt).unwrap();
-        let out = isomount(&[OsStr::new("mount"), image.as_os_str(), mnt.as_os_str()]);
-        assert!(
-            out.status.success(),
-            "mount {}: {}",
-            image.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Mount { _dir: dir, mnt }
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        for _ in 0..50 {
-            let out = isomount(&[OsStr::new("umount"), self.mnt.as_os_str()]);
-            if out.status.success() || !String::from_utf8_lossy(&out.stderr).contains("busy") {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        let _ = Command::new("umount").arg("-l").arg(&self.mnt).status();
-    }
-}
-
 fn read_file(p: &Path) -> std::io::Result<Vec<u8>> {
     let mut v = Vec::new();
     fs::File::open(p)?.read_to_end(&mut v)?;
@@ -206,7 +133,7 @@ fn cso_v2_mount_reads_like_the_plain_image() {
         return;
     }
     let (img, _) = &compressed()[1];
-    let m = Mount::new(img);
+    let m = Mount::new(img, &[]);
     let plain = open(&fixtures().join("rr.iso"));
     for (path, row) in load_ref(&fixtures().join("rr.ref.jsonl")) {
         if row["type"] != "file" {
@@ -279,7 +206,7 @@ fn damaged_cso_fails_only_the_damaged_file() {
         assert!(!out.status.success());
         assert!(String::from_utf8_lossy(&out.stderr).contains(what));
         if fuse_available() {
-            let m = Mount::new(&path);
+            let m = Mount::new(&path, &[]);
             assert_eq!(read_file(&m.mnt.join(good)).unwrap().len(), good_len);
             let e = read_file(&m.mnt.join(bad)).unwrap_err();
             assert_eq!(e.raw_os_error(), Some(5), "{name}: {e}");
@@ -368,7 +295,7 @@ fn maxcso_agrees_both_ways() {
         assert_listing(
             &format!("{name} (maxcso)"),
             &expected,
-            &walk(&vol),
+            &volume_listing(&vol),
             Keys::ALL,
         );
     }
@@ -480,7 +407,7 @@ fn zisofs_files_read_back_as_the_source() {
             assert!(out.stdout == fs::read(src.join(f)).unwrap(), "cat {f}");
         }
         if fuse_available() {
-            let m = Mount::new(img);
+            let m = Mount::new(img, &[]);
             for f in ZFILES {
                 let md = fs::metadata(m.mnt.join(f)).unwrap();
                 assert_eq!(md.len(), fs::metadata(src.join(f)).unwrap().len());
@@ -529,7 +456,7 @@ fn damaged_zisofs_file_fails_alone() {
         100_000
     );
     if fuse_available() {
-        let m = Mount::new(&path);
+        let m = Mount::new(&path, &[]);
         let e = read_file(&m.mnt.join("sub/zeros")).unwrap_err();
         assert_eq!(e.raw_os_error(), Some(5));
         assert_eq!(read_file(&m.mnt.join("text.txt")).unwrap().len(), 100_000);

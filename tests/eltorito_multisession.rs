@@ -13,8 +13,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
-use std::time::Duration;
 
+use common::mount::Mount;
 use common::{fuse_available, isomount};
 use fs_core::{Error, FileType, OpenOptions, Volume};
 use serde_json::Value;
@@ -519,43 +519,6 @@ fn library_sessions() {
 }
 
 // ------------------------------------------------------------------- FUSE
-
-struct Mount {
-    _dir: tempfile::TempDir,
-    mnt: PathBuf,
-}
-
-fn is_mounted(mnt: &Path) -> bool {
-    let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let want = mnt.to_string_lossy();
-    info.lines().any(|l| l.split(' ').nth(4) == Some(&*want))
-}
-
-impl Mount {
-    fn new(image: &Path, extra: &[&str]) -> Mount {
-        let dir = tempfile::tempdir().unwrap();
-        let mnt = dir.path().join("mnt");
-        fs::create_dir(&mnt).unwrap();
-        let mut args: Vec<&OsStr> = extra.iter().map(OsStr::new).collect();
-        args.extend([OsStr::new("mount"), image.as_os_str(), mnt.as_os_str()]);
-        cli_ok(&args);
-        assert!(is_mounted(&mnt), "{} not mounted", mnt.display());
-        Mount { _dir: dir, mnt }
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        for _ in 0..50 {
-            if !is_mounted(&self.mnt) {
-                return;
-            }
-            let _ = isomount(&[OsStr::new("umount"), self.mnt.as_os_str()]);
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = Command::new("umount").arg("-l").arg(&self.mnt).status();
-    }
-}
 
 #[test]
 fn fuse_boot_dir_and_session() {

@@ -11,157 +11,17 @@ mod common;
 use std::ffi::OsStr;
 use std::fs;
 use std::io::{ErrorKind, Read};
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::MetadataExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::mount::{Mount, is_mounted, mount_listing, wait_unmounted};
 use common::{
-    Keys, Listing, assert_listing, corpus, entry, fixtures, fuse_available, isomount, load_ref,
-    sha256_reader,
+    Keys, assert_listing, corpus, fixtures, fuse_available, isomount, load_ref, sha256_reader,
 };
 
 const EROFS: i32 = 30;
 const EIO: i32 = 5;
-
-/// A mounted image; unmounted (and checked gone) on drop.
-struct Mount {
-    _dir: tempfile::TempDir,
-    mnt: PathBuf,
-}
-
-fn is_mounted(mnt: &Path) -> bool {
-    let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let want = mnt.to_string_lossy();
-    info.lines().any(|l| l.split(' ').nth(4) == Some(&*want))
-}
-
-impl Mount {
-    fn new(image: &Path, extra: &[&str]) -> Mount {
-        let dir = tempfile::tempdir().unwrap();
-        let mnt = dir.path().join("mnt");
-        fs::create_dir(&mnt).unwrap();
-        let mut args: Vec<&OsStr> = extra.iter().map(OsStr::new).collect();
-        args.extend([OsStr::new("mount"), image.as_os_str(), mnt.as_os_str()]);
-        let out = isomount(&args);
-        assert!(
-            out.status.success(),
-            "isomount mount {} failed: {}",
-            image.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        // `mount` returns only once the mount is ready.
-        assert!(
-            is_mounted(&mnt),
-            "isomount mount returned but {} is not mounted",
-            mnt.display()
-        );
-        Mount { _dir: dir, mnt }
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        if is_mounted(&self.mnt) {
-            // Tests run in parallel threads: a child process forked by
-            // another test holds copies of this test's open files until it
-            // execs, which makes the kernel answer EBUSY for a moment.
-            let mut out = isomount(&[OsStr::new("umount"), self.mnt.as_os_str()]);
-            for _ in 0..50 {
-                if out.status.success() || !String::from_utf8_lossy(&out.stderr).contains("busy") {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-                out = isomount(&[OsStr::new("umount"), self.mnt.as_os_str()]);
-            }
-            if !out.status.success() {
-                let _ = Command::new("umount").arg("-l").arg(&self.mnt).status();
-                if !std::thread::panicking() {
-                    panic!(
-                        "isomount umount failed: {}",
-                        String::from_utf8_lossy(&out.stderr)
-                    );
-                }
-            }
-        }
-    }
-}
-
-fn major(dev: u64) -> u32 {
-    (((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff)) as u32
-}
-
-fn minor(dev: u64) -> u32 {
-    ((dev & 0xff) | ((dev >> 12) & !0xff)) as u32
-}
-
-/// Walks a mounted tree with std::fs into the `ref.jsonl` shape.
-fn walk(root: &Path) -> Listing {
-    let mut out = Listing::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for e in fs::read_dir(&dir).unwrap_or_else(|e| panic!("readdir {}: {e}", dir.display())) {
-            let e = e.unwrap();
-            let p = e.path();
-            let md = fs::symlink_metadata(&p).unwrap();
-            let ft = md.file_type();
-            // readdir's d_type (from readdirplus) agrees with stat.
-            assert_eq!(e.file_type().unwrap(), ft, "{}", p.display());
-            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-            let kind = if ft.is_file() {
-                "file"
-            } else if ft.is_dir() {
-                "dir"
-            } else if ft.is_symlink() {
-                "symlink"
-            } else if ft.is_char_device() {
-                "chardev"
-            } else if ft.is_block_device() {
-                "blockdev"
-            } else if ft.is_fifo() {
-                "fifo"
-            } else {
-                "socket"
-            };
-            let sha = ft
-                .is_file()
-                .then(|| sha256_reader(fs::File::open(&p).unwrap()));
-            if ft.is_file() {
-                // st_blocks covers the content (512-byte units).
-                assert!(
-                    md.blocks() * 512 >= md.len(),
-                    "{rel}: st_blocks {} for {} bytes",
-                    md.blocks(),
-                    md.len()
-                );
-            }
-            let target = ft
-                .is_symlink()
-                .then(|| fs::read_link(&p).unwrap().to_string_lossy().into_owned());
-            let rdev = (ft.is_char_device() || ft.is_block_device())
-                .then(|| (major(md.rdev()), minor(md.rdev())));
-            out.insert(
-                rel,
-                entry(
-                    kind,
-                    md.len(),
-                    sha,
-                    target,
-                    md.mode(),
-                    md.mtime(),
-                    md.uid(),
-                    md.gid(),
-                    rdev,
-                    md.ino(),
-                ),
-            );
-            if ft.is_dir() {
-                stack.push(p);
-            }
-        }
-    }
-    out
-}
 
 #[test]
 fn rock_ridge_mount_matches_tree() {
@@ -174,9 +34,23 @@ fn rock_ridge_mount_matches_tree() {
     assert_listing(
         "rr.iso (FUSE)",
         &load_ref(&dir.join("rr.ref.jsonl")),
-        &walk(&m.mnt),
+        &mount_listing(&m.mnt),
         Keys::ALL,
     );
+
+    // st_blocks covers each file's content (512-byte units; nothing in this
+    // image is sparse).
+    for (path, e) in &load_ref(&dir.join("rr.ref.jsonl")) {
+        if e["type"] == "file" {
+            let md = fs::metadata(m.mnt.join(path)).unwrap();
+            assert!(
+                md.blocks() * 512 >= md.len(),
+                "{path}: st_blocks {} for {} bytes",
+                md.blocks(),
+                md.len()
+            );
+        }
+    }
 
     // statfs reports the volume: ISO block size and the image's size.
     let out = Command::new("stat")
@@ -264,7 +138,7 @@ fn genisoimage_joliet_and_plain_mounts_match_their_trees() {
         assert_listing(
             &format!("{name}.iso (FUSE)"),
             &expected,
-            &walk(&m.mnt),
+            &mount_listing(&m.mnt),
             keys,
         );
     }
@@ -299,7 +173,7 @@ fn real_grub_rescue_image_mount_matches_osirrox() {
     assert_listing(
         "grub-rescue-cdrom.iso (FUSE)",
         &load_ref(&corpus("grub-rescue-cdrom.ref.jsonl")),
-        &walk(&m.mnt),
+        &mount_listing(&m.mnt),
         keys,
     );
 }
@@ -365,17 +239,6 @@ fn a_broken_file_gives_eio_and_the_mount_stays_up() {
     }
     assert!(is_mounted(&m.mnt));
     assert!(fs::read_dir(&m.mnt).unwrap().count() > 10);
-}
-
-fn wait_unmounted(mnt: &Path, what: &str) {
-    let t = Instant::now();
-    while is_mounted(mnt) {
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "{what}: still mounted after 10 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]

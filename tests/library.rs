@@ -7,8 +7,9 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{Keys, Listing, assert_listing, corpus, entry, fixtures, load_ref, sha256_hex};
-use fs_core::{Error, FileType, NodeId, OpenOptions, View, Volume};
+use common::walk::{read_all, volume_listing};
+use common::{Keys, Listing, assert_listing, corpus, fixtures, load_ref, sha256_hex};
+use fs_core::{Error, FileType, OpenOptions, View, Volume};
 
 fn open(path: &Path, view: Option<View>) -> Volume {
     // The references (osirrox, bsdtar, source trees) have no El Torito
@@ -19,64 +20,6 @@ fn open(path: &Path, view: Option<View>) -> Volume {
         ..OpenOptions::default()
     };
     Volume::open_path(path, &opts).unwrap_or_else(|e| panic!("open {}: {e}", path.display()))
-}
-
-fn read_all(vol: &Volume, id: NodeId, size: u64) -> Vec<u8> {
-    let mut out = vec![0u8; size as usize];
-    let mut done = 0;
-    while done < out.len() {
-        let end = (done + (1 << 20)).min(out.len());
-        let n = vol
-            .read(id, done as u64, &mut out[done..end])
-            .expect("read");
-        assert!(n > 0, "short read at {done} of {size}");
-        done += n;
-    }
-    // Reading at the end gives 0 bytes.
-    assert_eq!(vol.read(id, size, &mut [0u8; 16]).expect("read at EOF"), 0);
-    out
-}
-
-/// Walks the whole tree through the library into the `ref.jsonl` shape.
-fn walk(vol: &Volume) -> Listing {
-    let mut out = Listing::new();
-    let mut stack = vec![(vol.root(), String::new())];
-    while let Some((dir, prefix)) = stack.pop() {
-        let listing = vol.read_dir(dir).expect("read_dir");
-        assert!(
-            listing.problems().is_empty(),
-            "problems in {prefix:?}: {:?}",
-            listing.problems()
-        );
-        for e in listing.entries() {
-            let node = vol.node(e.id).expect("node");
-            let a = node.attr();
-            let path = format!("{prefix}{}", e.name);
-            let sha =
-                (a.kind == FileType::Regular).then(|| sha256_hex(&read_all(vol, e.id, a.size)));
-            let rdev = a.rdev.map(|d| (d.major, d.minor));
-            let row = entry(
-                a.kind.as_str(),
-                a.size,
-                sha,
-                node.link_target().map(str::to_owned),
-                a.mode,
-                a.mtime.secs,
-                a.uid,
-                a.gid,
-                rdev.filter(|_| matches!(a.kind, FileType::CharDevice | FileType::BlockDevice)),
-                a.inode,
-            );
-            // Lookup by name finds the same node; resolve by path too.
-            assert_eq!(vol.lookup(dir, &e.name).expect("lookup").id(), e.id);
-            assert_eq!(vol.resolve(&path, false).expect("resolve").id(), e.id);
-            if a.kind == FileType::Directory {
-                stack.push((e.id, format!("{path}/")));
-            }
-            out.insert(path, row);
-        }
-    }
-    out
 }
 
 #[test]
@@ -90,7 +33,7 @@ fn xorriso_rock_ridge_image_matches_its_tree() {
     );
     assert!(vol.info().views.contains(&View::Joliet));
     assert_eq!(vol.info().label, "ISOMOUNT_RR");
-    let ours = walk(&vol);
+    let ours = volume_listing(&vol);
     assert_listing(
         "rr.iso (library)",
         &load_ref(&dir.join("rr.ref.jsonl")),
@@ -104,7 +47,7 @@ fn genisoimage_rock_ridge_image_matches_its_tree() {
     let dir = fixtures();
     let vol = open(&dir.join("geniso.iso"), None);
     assert_eq!(vol.view(), View::RockRidge);
-    let ours = walk(&vol);
+    let ours = volume_listing(&vol);
     // genisoimage writes RRIP 1.09 PX records without a serial number, so
     // hard links cannot be told apart from copies there.
     let keys = Keys {
@@ -125,7 +68,7 @@ fn joliet_image_matches_its_tree() {
     let vol = open(&dir.join("joliet.iso"), None);
     assert_eq!(vol.view(), View::Joliet);
     assert_eq!(vol.info().label, "ISOMOUNT_JOLIET");
-    let ours = walk(&vol);
+    let ours = volume_listing(&vol);
     assert_listing(
         "joliet.iso (library)",
         &load_ref(&dir.join("joliet.ref.jsonl")),
@@ -140,7 +83,7 @@ fn plain_level1_image_matches_its_tree() {
     let vol = open(&dir.join("plain.iso"), None);
     assert_eq!(vol.view(), View::Iso9660);
     assert_eq!(vol.info().views, vec![View::Iso9660]);
-    let ours = walk(&vol);
+    let ours = volume_listing(&vol);
     assert_listing(
         "plain.iso (library)",
         &load_ref(&dir.join("plain.ref.jsonl")),
@@ -227,7 +170,7 @@ fn dates_before_1970_and_after_2038_are_exact() {
 fn real_grub_rescue_image_matches_osirrox() {
     let vol = open(&corpus("grub-rescue-cdrom.iso"), None);
     assert_eq!(vol.view(), View::RockRidge);
-    let ours = walk(&vol);
+    let ours = volume_listing(&vol);
     let expected = load_ref(&corpus("grub-rescue-cdrom.ref.jsonl"));
     let keys = Keys {
         posix: true,
@@ -265,7 +208,7 @@ fn listing_agrees_with_bsdtar() {
         corpus("grub-rescue-cdrom.iso"),
     ] {
         let ours: std::collections::BTreeSet<String> =
-            walk(&open(&image, None)).into_keys().collect();
+            volume_listing(&open(&image, None)).into_keys().collect();
         let theirs = bsdtar_paths(&image);
         let only_ours: Vec<_> = ours.difference(&theirs).collect();
         let only_theirs: Vec<_> = theirs.difference(&ours).collect();

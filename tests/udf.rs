@@ -11,16 +11,16 @@ mod common;
 
 use std::ffi::OsStr;
 use std::fs;
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
+use common::mount::{Mount, mount_listing};
+use common::walk::{read_all, volume_listing};
 use common::{
     Keys, Listing, assert_listing, entry, fuse_available, isomount, load_ref, repo,
-    seven_zip_listing, sha256_hex, sha256_reader, udf_fixtures, udfinfo_field,
+    seven_zip_listing, sha256_hex, udf_fixtures, udfinfo_field,
 };
-use fs_core::{FileType, NodeId, OpenOptions, View, Volume};
+use fs_core::{OpenOptions, View, Volume};
 use serde_json::Value;
 
 /// Every small fixture: image file name, and what it is.
@@ -85,61 +85,6 @@ fn open(path: &Path, view: Option<View>) -> Volume {
     Volume::open_path(path, &opts).unwrap_or_else(|e| panic!("open {}: {e}", path.display()))
 }
 
-fn read_all(vol: &Volume, id: NodeId, size: u64) -> Vec<u8> {
-    let mut out = vec![0u8; size as usize];
-    let mut done = 0;
-    while done < out.len() {
-        let end = (done + (1 << 20)).min(out.len());
-        let n = vol
-            .read(id, done as u64, &mut out[done..end])
-            .expect("read");
-        assert!(n > 0, "short read at {done} of {size}");
-        done += n;
-    }
-    assert_eq!(vol.read(id, size, &mut [0u8; 16]).expect("read at EOF"), 0);
-    out
-}
-
-/// Walks the whole tree through the library into the `ref.jsonl` shape.
-fn walk(vol: &Volume) -> Listing {
-    let mut out = Listing::new();
-    let mut stack = vec![(vol.root(), String::new())];
-    while let Some((dir, prefix)) = stack.pop() {
-        let listing = vol.read_dir(dir).expect("read_dir");
-        assert!(
-            listing.problems().is_empty(),
-            "problems in {prefix:?}: {:?}",
-            listing.problems()
-        );
-        for e in listing.entries() {
-            let node = vol.node(e.id).expect("node");
-            let a = node.attr();
-            let path = format!("{prefix}{}", e.name);
-            let sha =
-                (a.kind == FileType::Regular).then(|| sha256_hex(&read_all(vol, e.id, a.size)));
-            let row = entry(
-                a.kind.as_str(),
-                a.size,
-                sha,
-                node.link_target().map(str::to_owned),
-                a.mode,
-                a.mtime.secs,
-                a.uid,
-                a.gid,
-                None,
-                a.inode,
-            );
-            assert_eq!(vol.lookup(dir, &e.name).expect("lookup").id(), e.id);
-            assert_eq!(vol.resolve(&path, false).expect("resolve").id(), e.id);
-            if a.kind == FileType::Directory {
-                stack.push((e.id, format!("{path}/")));
-            }
-            assert!(out.insert(path.clone(), row).is_none(), "{path} twice");
-        }
-    }
-    out
-}
-
 #[test]
 fn library_walk_matches_every_source_tree() {
     for_each_fixture("library walk", |image, path| {
@@ -154,7 +99,7 @@ fn library_walk_matches_every_source_tree() {
         assert_listing(
             &format!("{image} (library)"),
             &ref_of(image),
-            &walk(&vol),
+            &volume_listing(&vol),
             Keys::ALL,
         );
     });
@@ -200,7 +145,7 @@ fn our_listing_agrees_with_7zip() {
             return;
         }
         let theirs = seven_zip_listing(&udf_fixtures().join(format!("{}.7z.txt", stem(image))));
-        let ours = walk(&open(path, None));
+        let ours = volume_listing(&open(path, None));
         let mut problems = Vec::new();
         for (p, e) in &theirs {
             match ours.get(p) {
@@ -523,119 +468,17 @@ fn extract_rebuilds_every_source_tree() {
 
 // ------------------------------------------------------------------ FUSE
 
-/// A mounted image; unmounted on drop.
-struct Mount {
-    _dir: tempfile::TempDir,
-    mnt: PathBuf,
-}
-
-fn is_mounted(mnt: &Path) -> bool {
-    let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let want = mnt.to_string_lossy();
-    info.lines().any(|l| l.split(' ').nth(4) == Some(&*want))
-}
-
-impl Mount {
-    fn new(image: &Path) -> Mount {
-        let dir = tempfile::tempdir().unwrap();
-        let mnt = dir.path().join("mnt");
-        fs::create_dir(&mnt).unwrap();
-        let out = isomount(&[OsStr::new("mount"), image.as_os_str(), mnt.as_os_str()]);
-        assert!(
-            out.status.success(),
-            "isomount mount {} failed: {}",
-            image.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(is_mounted(&mnt), "mount returned but nothing is mounted");
-        Mount { _dir: dir, mnt }
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        if !is_mounted(&self.mnt) {
-            return;
-        }
-        let mut out = isomount(&[OsStr::new("umount"), self.mnt.as_os_str()]);
-        for _ in 0..50 {
-            if out.status.success() || !String::from_utf8_lossy(&out.stderr).contains("busy") {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-            out = isomount(&[OsStr::new("umount"), self.mnt.as_os_str()]);
-        }
-        if !out.status.success() {
-            let _ = Command::new("umount").arg("-l").arg(&self.mnt).status();
-            if !std::thread::panicking() {
-                panic!(
-                    "isomount umount failed: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-        }
-    }
-}
-
-/// Walks a mounted tree with std::fs into the `ref.jsonl` shape.
-fn fuse_walk(root: &Path) -> Listing {
-    let mut out = Listing::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for e in fs::read_dir(&dir).unwrap_or_else(|e| panic!("readdir {}: {e}", dir.display())) {
-            let p = e.unwrap().path();
-            let md = fs::symlink_metadata(&p).unwrap();
-            let ft = md.file_type();
-            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-            let kind = if ft.is_file() {
-                "file"
-            } else if ft.is_dir() {
-                "dir"
-            } else if ft.is_symlink() {
-                "symlink"
-            } else {
-                "other"
-            };
-            let sha = ft
-                .is_file()
-                .then(|| sha256_reader(fs::File::open(&p).unwrap()));
-            let target = ft
-                .is_symlink()
-                .then(|| fs::read_link(&p).unwrap().to_string_lossy().into_owned());
-            out.insert(
-                rel,
-                entry(
-                    kind,
-                    md.len(),
-                    sha,
-                    target,
-                    md.mode(),
-                    md.mtime(),
-                    md.uid(),
-                    md.gid(),
-                    None,
-                    md.ino(),
-                ),
-            );
-            if ft.is_dir() {
-                stack.push(p);
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn fuse_mount_matches_every_source_tree() {
     if !fuse_available() {
         return;
     }
     for_each_fixture("FUSE mount", |image, path| {
-        let m = Mount::new(path);
+        let m = Mount::new(path, &[]);
         assert_listing(
             &format!("{image} (FUSE)"),
             &ref_of(image),
-            &fuse_walk(&m.mnt),
+            &mount_listing(&m.mnt),
             Keys::ALL,
         );
     });

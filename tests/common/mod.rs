@@ -5,6 +5,10 @@
 //! difference at once.
 #![allow(dead_code)]
 
+#[cfg(unix)]
+pub mod mount;
+pub mod walk;
+
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
