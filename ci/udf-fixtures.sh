@@ -91,18 +91,8 @@ out=$(cd "$out" && pwd)
 work=$(mktemp -d "$out/.work.XXXXXX")
 trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
 
-# Deterministic, incompressible-looking content: SEED LEN (as ci/fixtures.sh).
-pattern() {
-  python3 - "$1" "$2" <<'PY'
-import sys, hashlib
-seed, n = sys.argv[1].encode(), int(sys.argv[2])
-out, i = bytearray(), 0
-while len(out) < n:
-    out += hashlib.sha256(seed + i.to_bytes(8, "little")).digest()
-    i += 1
-sys.stdout.buffer.write(bytes(out[:n]))
-PY
-}
+# shellcheck source=ci/lib.sh
+source "$here/lib.sh" # pattern SEED LEN
 
 # Runs a command quietly; shows its output only when it fails.
 quiet() {
