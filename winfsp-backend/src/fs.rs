@@ -77,19 +77,12 @@ impl WinFs {
             .lookup(&name.to_string_lossy())
             .map_err(|e| fsp(&e))
     }
-}
 
-impl FileSystemContext for WinFs {
-    type FileContext = Handle;
-
-    fn get_security_by_name(
-        &self,
-        file_name: &U16CStr,
-        security_descriptor: Option<&mut [c_void]>,
-        _reparse_point_resolver: impl FnOnce(&U16CStr) -> Option<FileSecurity>,
-    ) -> winfsp::Result<FileSecurity> {
-        let found = self.lookup(file_name)?;
-        if let Some(buf) = security_descriptor {
+    /// Copies the fixed security descriptor into WinFsp's buffer when it is
+    /// given and large enough (WinFsp asks again with a bigger one otherwise:
+    /// the size is always returned to it).
+    fn copy_security_descriptor(&self, buf: Option<&mut [c_void]>) {
+        if let Some(buf) = buf {
             if buf.len() >= self.sd.len() {
                 // SAFETY: `buf` is a writable buffer of at least sd.len()
                 // bytes (checked above) that does not overlap our Vec.
@@ -102,6 +95,20 @@ impl FileSystemContext for WinFs {
                 }
             }
         }
+    }
+}
+
+impl FileSystemContext for WinFs {
+    type FileContext = Handle;
+
+    fn get_security_by_name(
+        &self,
+        file_name: &U16CStr,
+        security_descriptor: Option<&mut [c_void]>,
+        _reparse_point_resolver: impl FnOnce(&U16CStr) -> Option<FileSecurity>,
+    ) -> winfsp::Result<FileSecurity> {
+        let found = self.lookup(file_name)?;
+        self.copy_security_descriptor(security_descriptor);
         Ok(FileSecurity {
             reparse: false,
             sz_security_descriptor: self.sd.len() as u64,
@@ -136,18 +143,7 @@ impl FileSystemContext for WinFs {
         _context: &Handle,
         security_descriptor: Option<&mut [c_void]>,
     ) -> winfsp::Result<u64> {
-        if let Some(buf) = security_descriptor {
-            if buf.len() >= self.sd.len() {
-                // SAFETY: as in get_security_by_name.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(
-                        self.sd.as_ptr(),
-                        buf.as_mut_ptr().cast::<u8>(),
-                        self.sd.len(),
-                    );
-                }
-            }
-        }
+        self.copy_security_descriptor(security_descriptor);
         Ok(self.sd.len() as u64)
     }
 
