@@ -297,7 +297,9 @@ impl Eq for SharedDecoder {}
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FileData {
     extents: Vec<Extent>,
-    /// `starts[i]` is the file offset where `extents[i]` begins.
+    /// `starts[i]` is the file offset where `extents[i + 1]` begins (the
+    /// first extent begins at 0), so that the usual one-extent file
+    /// allocates no index at all.
     starts: Vec<u64>,
     len: u64,
     decoder: Option<SharedDecoder>,
@@ -323,9 +325,18 @@ impl FileData {
         if e.is_empty() {
             return;
         }
-        self.starts.push(self.len);
+        if !self.extents.is_empty() {
+            self.starts.push(self.len);
+        }
         self.len = self.len.saturating_add(e.len());
         self.extents.push(e);
+    }
+
+    /// Gives back the spare capacity of the extent lists (a node keeps its
+    /// content description for as long as the volume lives).
+    pub fn shrink_to_fit(&mut self) {
+        self.extents.shrink_to_fit();
+        self.starts.shrink_to_fit();
     }
 
     /// Makes this content encoded: its extents hold the stored bytes, reads
@@ -373,10 +384,16 @@ impl FileData {
         if len >= self.len {
             return;
         }
-        let keep = self.starts.partition_point(|&s| s < len);
+        // Extents that begin below `len`: the first, and those whose start is.
+        let keep = if len == 0 {
+            0
+        } else {
+            1 + self.starts.partition_point(|&s| s < len)
+        };
         self.extents.truncate(keep);
-        self.starts.truncate(keep);
-        if let (Some(last), Some(&start)) = (self.extents.last_mut(), self.starts.last()) {
+        self.starts.truncate(keep.saturating_sub(1));
+        let start = self.starts.last().copied().unwrap_or(0);
+        if let Some(last) = self.extents.last_mut() {
             let new_len = len - start;
             match last {
                 Extent::Recorded { len, .. } | Extent::Zero { len } => *len = new_len,
@@ -389,15 +406,16 @@ impl FileData {
     /// as (extent, offset into that extent, bytes) triples.
     pub fn map(&self, offset: u64, len: u64) -> impl Iterator<Item = (Extent, u64, u64)> + '_ {
         let end = offset.saturating_add(len).min(self.len);
-        let first = self
-            .starts
-            .partition_point(|&s| s <= offset)
-            .saturating_sub(1);
+        // The extent holding `offset`: as many as begin at or below it after the first.
+        let first = self.starts.partition_point(|&s| s <= offset);
         let mut pos = offset;
+        let head = (first == 0).then_some(0);
+        let tail = &self.starts[first.saturating_sub(1).min(self.starts.len())..];
+        let starts = head.into_iter().chain(tail.iter().copied());
         self.extents[first.min(self.extents.len())..]
             .iter()
-            .zip(&self.starts[first.min(self.starts.len())..])
-            .map_while(move |(e, &start)| {
+            .zip(starts)
+            .map_while(move |(e, start)| {
                 if pos >= end {
                     return None;
                 }
@@ -430,6 +448,29 @@ mod tests {
         let t = Timestamp::from_civil(2020, 1, 1, 12, 0, 0, 0, 60).unwrap();
         assert_eq!(t.to_rfc3339(), "2020-01-01T11:00:00Z");
         assert!(Timestamp::from_civil(2020, 13, 1, 0, 0, 0, 0, 0).is_none());
+    }
+
+    #[test]
+    fn file_data_truncates_inside_an_extent() {
+        let rec = |start, len| Extent::Recorded { start, len };
+        let mut d = FileData::new([rec(1000, 10), Extent::Zero { len: 5 }, rec(5000, 10)]);
+        d.truncate(12);
+        assert_eq!(d.extents(), &[rec(1000, 10), Extent::Zero { len: 2 }]);
+        assert_eq!(
+            d.map(9, 100).collect::<Vec<_>>(),
+            vec![(rec(1000, 10), 9, 1), (Extent::Zero { len: 2 }, 0, 2)]
+        );
+        d.truncate(10);
+        assert_eq!(d.extents(), &[rec(1000, 10)]);
+        d.truncate(0);
+        assert!(d.extents().is_empty() && d.is_empty());
+        // One extent: no index is allocated, and reads map at any offset.
+        let one = FileData::new([rec(7, 100)]);
+        assert_eq!(one.starts.capacity(), 0);
+        assert_eq!(
+            one.map(99, 5).collect::<Vec<_>>(),
+            vec![(rec(7, 100), 99, 1)]
+        );
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! lookup, remembers every node it has handed out by its stable [`NodeId`],
 //! and serves file content straight from the node's extent list.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -104,6 +104,23 @@ impl Node {
     }
 }
 
+/// A name not yet in `taken`: duplicates (e.g. two versions of one ISO 9660
+/// file) get a `~N` suffix so that both stay reachable.
+fn unique_name(taken: &HashSet<String>, name: String) -> String {
+    if !taken.contains(&name) {
+        return name;
+    }
+    let mut n = 2;
+    loop {
+        let candidate = format!("{name}~{n}");
+        if !taken.contains(&candidate) {
+            log::warn!("duplicate name {name:?} shown as {candidate:?}");
+            return candidate;
+        }
+        n += 1;
+    }
+}
+
 /// One entry of a directory listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirEntry {
@@ -117,10 +134,14 @@ pub struct DirEntry {
 }
 
 /// A listed directory, indexed by name.
+///
+/// The index is the entries' positions sorted by name (4 bytes an entry,
+/// binary-searched), not a map holding a second copy of every name: a walk
+/// of 100,000 files keeps every listing, so bytes per entry count.
 #[derive(Debug, Default)]
 pub struct Directory {
     entries: Vec<DirEntry>,
-    index: HashMap<String, usize>,
+    by_name: Vec<u32>,
     folded: OnceLock<HashMap<String, usize>>,
     problems: Vec<Error>,
 }
@@ -133,7 +154,20 @@ impl Directory {
 
     /// The entry called `name` (exact match).
     pub fn get(&self, name: &str) -> Option<&DirEntry> {
-        self.index.get(name).map(|&i| &self.entries[i])
+        let at = self
+            .by_name
+            .binary_search_by(|&i| self.entries[i as usize].name.as_str().cmp(name))
+            .ok()?;
+        Some(&self.entries[self.by_name[at] as usize])
+    }
+
+    /// Sorts the name index once all entries are in (their count was
+    /// checked to fit a `u32`).
+    fn index(&mut self) {
+        let entries = &self.entries;
+        let mut by_name: Vec<u32> = (0..entries.len() as u32).collect();
+        by_name.sort_unstable_by(|&a, &b| entries[a as usize].name.cmp(&entries[b as usize].name));
+        self.by_name = by_name;
     }
 
     /// The entry called `name`, ignoring case (Unicode simple lowercase), as
@@ -345,13 +379,23 @@ impl Volume {
         for p in &dir.problems {
             log::warn!("{p}");
         }
+        if u32::try_from(contents.entries.len()).is_err() {
+            return Err(Error::corrupt(
+                "directory",
+                crate::error::Location::sector(0),
+                format!("directory {} lists 2^32 entries or more", node.id()),
+            ));
+        }
+        // Names taken so far, for `unique_name`; dropped once the listing is built.
+        let mut taken: HashSet<String> = HashSet::with_capacity(contents.entries.len());
         let mut nodes = self.nodes.write();
-        for (name, info) in contents.entries {
-            let name = self.unique_name(&dir, sanitize_name(name));
+        for (name, mut info) in contents.entries {
+            let name = unique_name(&taken, sanitize_name(name));
             let id = info.id;
             let kind = info.attr.kind;
             match nodes.entry(id) {
                 Entry::Vacant(v) => {
+                    info.data.shrink_to_fit();
                     v.insert(Arc::new(Node {
                         info,
                         parent: node.id(),
@@ -380,31 +424,19 @@ impl Volume {
                     }
                 }
             }
-            dir.index.insert(name.clone(), dir.entries.len());
+            taken.insert(name.clone());
+            let mut name = name;
+            name.shrink_to_fit();
             dir.entries.push(DirEntry { name, id, kind });
         }
         drop(nodes);
+        drop(taken);
+        dir.entries.shrink_to_fit();
+        dir.index();
         let dir = Arc::new(dir);
         // If another thread won the race, its listing is identical; keep one.
         let _ = node.dir.set(Arc::clone(&dir));
         Ok(Arc::clone(node.dir.get().unwrap_or(&dir)))
-    }
-
-    /// A name not yet used in `dir`: duplicates (e.g. two versions of one
-    /// ISO 9660 file) get a `~N` suffix so that both stay reachable.
-    fn unique_name(&self, dir: &Directory, name: String) -> String {
-        if !dir.index.contains_key(&name) {
-            return name;
-        }
-        let mut n = 2;
-        loop {
-            let candidate = format!("{name}~{n}");
-            if !dir.index.contains_key(&candidate) {
-                log::warn!("duplicate name {name:?} shown as {candidate:?}");
-                return candidate;
-            }
-            n += 1;
-        }
     }
 
     /// Looks `name` up in directory `dir`. "." and ".." are understood.
