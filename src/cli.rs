@@ -15,7 +15,7 @@ pub struct Cli {
     pub view: Option<View>,
 
     /// Metadata cache size in bytes (suffixes K, M, G, T: powers of 1024).
-    #[arg(long, global = true, value_name = "BYTES", default_value = "64M", value_parser = parse_size)]
+    #[arg(long, global = true, value_name = "BYTES", default_value = "8M", value_parser = parse_size)]
     pub cache_size: u64,
 
     /// Session of a multisession disc to open (1 = first); default: the last.
