@@ -91,20 +91,30 @@ impl IsoFs {
 
     /// The node behind FUSE node `ino`.
     fn node(&self, ino: INodeNo) -> Result<Arc<Node>, Errno> {
-        let id = self
+        let mapped = self
             .inodes
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(&ino.0)
             .copied();
-        let Some(id) = id else {
+        if let Some(id) = mapped {
+            return self.volume.node(id).map_err(|e| errno("node", &e));
+        }
+        // Most nodes are not in the map: their number is their id + 2, and
+        // their inode number is their id.
+        let natural = ino
+            .0
+            .checked_sub(2)
+            .and_then(|id| self.volume.node(NodeId(id)).ok())
+            .filter(|n| n.attr().inode == n.id().0);
+        natural.ok_or_else(|| {
             debug!("unknown FUSE node {}", ino.0);
-            return Err(Errno::ENOENT);
-        };
-        self.volume.node(id).map_err(|e| errno("node", &e))
+            Errno::ENOENT
+        })
     }
 
-    /// The FUSE node number of `node`, remembering which node serves it.
+    /// The FUSE node number of `node`, remembering which node serves it
+    /// where that is not simply the node with id `ino - 2`.
     fn ino_of(&self, node: &Node) -> Result<u64, Errno> {
         if node.id() == self.volume.root() {
             return Ok(ROOT_INO);
@@ -117,13 +127,24 @@ impl IsoFs {
             );
             return Err(Errno::EIO);
         };
+        let inode = node.attr().inode;
+        if inode == node.id().0 {
+            // The usual case: no entry needed (a walk of 100,000 files
+            // would otherwise keep 100,000 of them).
+            return Ok(ino);
+        }
         let known = self
             .inodes
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .contains_key(&ino);
-        if !known {
-            // First come wins: hard links share the number and the content.
+        // First come wins: hard links share the number and the content. A
+        // listed node that carries this number as its own id came first.
+        let natural_owner = self
+            .volume
+            .node(NodeId(inode))
+            .is_ok_and(|n| n.attr().inode == inode);
+        if !known && !natural_owner {
             self.inodes
                 .write()
                 .unwrap_or_else(PoisonError::into_inner)
