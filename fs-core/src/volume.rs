@@ -590,6 +590,7 @@ fn sanitize_name(name: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::DirContents;
 
     #[test]
     fn sanitizes_dangerous_names() {
@@ -598,6 +599,99 @@ mod tests {
         assert_eq!(sanitize_name("".into()), "_");
         assert_eq!(sanitize_name("a\0b".into()), "a_b");
         assert_eq!(sanitize_name("ok.txt".into()), "ok.txt");
+    }
+
+    /// A root directory listing `names` as empty files, ids 10, 11, ...
+    struct Names(Vec<&'static str>);
+
+    fn info(id: u64, kind: FileType) -> NodeInfo {
+        NodeInfo {
+            id: NodeId(id),
+            attr: Attributes {
+                kind,
+                size: 0,
+                allocated: 0,
+                mode: 0o644,
+                nlink: 1,
+                uid: 0,
+                gid: 0,
+                rdev: None,
+                mtime: crate::Timestamp::EPOCH,
+                atime: None,
+                ctime: None,
+                crtime: None,
+                hidden: false,
+                inode: id,
+            },
+            data: FileData::default(),
+            link_target: None,
+        }
+    }
+
+    impl Format for Names {
+        fn view(&self) -> View {
+            View::Iso9660
+        }
+        fn root(&self) -> Result<NodeInfo> {
+            Ok(info(1, FileType::Directory))
+        }
+        fn read_dir(&self, _dir: &NodeInfo) -> Result<DirContents> {
+            let entries = (self.0.iter().zip(10..))
+                .map(|(n, id)| (n.to_string(), info(id, FileType::Regular)))
+                .collect();
+            Ok(DirContents {
+                entries,
+                problems: Vec::new(),
+            })
+        }
+    }
+
+    fn volume(names: Vec<&'static str>) -> Volume {
+        let src: Arc<dyn ReadAt> = Arc::new(crate::source::MemSource::new(vec![0; 4096]));
+        let meta = Arc::new(BlockCache::new(Arc::clone(&src), 2048, 1 << 20));
+        Volume::with_format(
+            Box::new(Names(names)),
+            VolumeInfo::default(),
+            src,
+            meta,
+            &OpenOptions::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn listing_keeps_disk_order_and_indexes_unique_names() {
+        let vol = volume(vec!["b", "a", "b", "b~2", "A", "c"]);
+        let dir = vol.read_dir(vol.root()).unwrap();
+        let names: Vec<_> = dir.entries().iter().map(|e| e.name.as_str()).collect();
+        // Duplicates get ~N, never colliding with a name already taken.
+        assert_eq!(names, ["b", "a", "b~2", "b~2~2", "A", "c"]);
+        for (i, e) in dir.entries().iter().enumerate() {
+            assert_eq!(dir.get(&e.name).map(|f| f.id), Some(NodeId(10 + i as u64)));
+            assert_eq!(vol.lookup(vol.root(), &e.name).unwrap().id(), e.id);
+        }
+        assert!(dir.get("d").is_none() && dir.get("").is_none() && dir.get("b~3").is_none());
+        assert!(matches!(
+            vol.lookup(vol.root(), "B"),
+            Err(Error::NotFound(_))
+        ));
+        // Exact match first, then the first entry that folds the same.
+        assert_eq!(dir.get_ignore_case("A").unwrap().id, NodeId(14));
+        assert_eq!(dir.get_ignore_case("B").unwrap().id, NodeId(10));
+    }
+
+    #[test]
+    fn a_wide_directory_is_found_by_binary_search() {
+        let names: Vec<&'static str> = (0..5000)
+            .rev()
+            .map(|i| &*format!("f{i:05}").leak())
+            .collect();
+        let vol = volume(names);
+        let dir = vol.read_dir(vol.root()).unwrap();
+        assert_eq!(dir.len(), 5000);
+        assert_eq!(dir.get("f04999").unwrap().id, NodeId(10));
+        assert_eq!(dir.get("f00000").unwrap().id, NodeId(10 + 4999));
+        assert!(dir.get("f05000").is_none());
     }
 
     #[test]
