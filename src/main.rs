@@ -131,7 +131,27 @@ fn run(cli: &Cli) -> Result<bool> {
     }
 }
 
+/// One malloc arena for the whole process. glibc gives each thread that
+/// allocates an arena of its own and does not reuse one arena's free memory
+/// in another; the FUSE session threads list directories, drop nodes past
+/// the node budget and list them again, so memory freed by one thread piled
+/// up unused in the others. Measured with bench/run.sh (120k files, `find`
+/// then `tar` through the mount): daemon peak RSS 131 MiB with per-thread
+/// arenas, 52 MiB with one, same times. The read path allocates nothing.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn one_malloc_arena() {
+    // SAFETY: mallopt only sets an allocator parameter; it is called first
+    // thing in main, before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn one_malloc_arena() {}
+
 fn main() -> ExitCode {
+    one_malloc_arena();
     let cli = Cli::parse();
     init_logging(&cli);
     match run(&cli) {
