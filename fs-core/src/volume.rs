@@ -738,8 +738,11 @@ mod tests {
         assert_eq!(sanitize_name("ok.txt".into()), "ok.txt");
     }
 
-    /// A root directory listing `names` as empty files, ids 10, 11, ...
-    struct Names(Vec<&'static str>);
+    /// An in-memory format: the root is node 1, and a directory's entries
+    /// are what `list` gives for its id.
+    struct Mem<F>(F);
+
+    type Entries = Vec<(String, NodeInfo)>;
 
     fn info(id: u64, kind: FileType) -> NodeInfo {
         NodeInfo {
@@ -765,35 +768,44 @@ mod tests {
         }
     }
 
-    impl Format for Names {
+    impl<F: Fn(u64) -> Entries + Send + Sync> Format for Mem<F> {
         fn view(&self) -> View {
             View::Iso9660
         }
         fn root(&self) -> Result<NodeInfo> {
             Ok(info(1, FileType::Directory))
         }
-        fn read_dir(&self, _dir: &NodeInfo) -> Result<DirContents> {
-            let entries = (self.0.iter().zip(10..))
-                .map(|(n, id)| (n.to_string(), info(id, FileType::Regular)))
-                .collect();
+        fn read_dir(&self, dir: &NodeInfo) -> Result<DirContents> {
             Ok(DirContents {
-                entries,
+                entries: (self.0)(dir.id.0),
                 problems: Vec::new(),
             })
         }
     }
 
-    fn volume(names: Vec<&'static str>) -> Volume {
+    /// A volume over `list` whose node budget follows `cache_bytes`.
+    fn mem_volume(
+        list: impl Fn(u64) -> Entries + Send + Sync + 'static,
+        cache_bytes: u64,
+    ) -> Volume {
         let src: Arc<dyn ReadAt> = Arc::new(crate::source::MemSource::new(vec![0; 4096]));
         let meta = Arc::new(BlockCache::new(Arc::clone(&src), 2048, 1 << 20));
-        Volume::with_format(
-            Box::new(Names(names)),
-            VolumeInfo::default(),
-            src,
-            meta,
-            &OpenOptions::default(),
-        )
-        .unwrap()
+        let opts = OpenOptions {
+            cache_bytes,
+            ..OpenOptions::default()
+        };
+        let format = Box::new(Mem(list));
+        Volume::with_format(format, VolumeInfo::default(), src, meta, &opts).unwrap()
+    }
+
+    /// A root listing `names` as empty files, ids 10, 11, ...
+    fn volume(names: Vec<&'static str>) -> Volume {
+        let list = move |_| {
+            (names.iter().zip(10..))
+                .map(|(n, id)| (n.to_string(), info(id, FileType::Regular)))
+                .collect()
+        };
+        mem_volume(list, DEFAULT_CAPACITY)
     }
 
     #[test]
@@ -844,16 +856,9 @@ mod tests {
         listed: Arc<parking_lot::Mutex<HashMap<u64, usize>>>,
     }
 
-    impl Format for Tree {
-        fn view(&self) -> View {
-            View::Iso9660
-        }
-        fn root(&self) -> Result<NodeInfo> {
-            Ok(info(1, FileType::Directory))
-        }
-        fn read_dir(&self, d: &NodeInfo) -> Result<DirContents> {
+    impl Tree {
+        fn list(&self, id: u64) -> Entries {
             let mut entries = Vec::new();
-            let id = d.id.0;
             *self.listed.lock().entry(id).or_default() += 1;
             if id == 1 {
                 for i in 0..self.dirs {
@@ -876,31 +881,26 @@ mod tests {
             } else if (500..500 + self.depth).contains(&id) && id + 1 < 500 + self.depth {
                 entries.push(("deeper".into(), info(id + 1, FileType::Directory)));
             }
-            Ok(DirContents {
-                entries,
-                problems: Vec::new(),
-            })
+            entries
+        }
+
+        /// A volume over this tree with the smallest node budget.
+        fn volume(self) -> Volume {
+            mem_volume(move |id| self.list(id), 0)
         }
     }
 
     #[test]
     fn the_node_table_stays_within_its_budget_and_evicted_nodes_come_back() {
         let (dirs, files) = (40, 500);
-        let src: Arc<dyn ReadAt> = Arc::new(crate::source::MemSource::new(vec![0; 4096]));
-        let meta = Arc::new(BlockCache::new(Arc::clone(&src), 2048, 1 << 20));
-        let opts = OpenOptions {
-            cache_bytes: 0, // the smallest budget: MIN_NODES
-            ..OpenOptions::default()
-        };
-        let tree = Tree {
+        let vol = Tree {
             dirs,
             files,
             depth: 300,
             wide: files,
             listed: Default::default(),
-        };
-        let vol =
-            Volume::with_format(Box::new(tree), VolumeInfo::default(), src, meta, &opts).unwrap();
+        }
+        .volume();
         assert_eq!(vol.node_budget, MIN_NODES);
         // Walk everything, as find does, remembering every id and name.
         let mut seen = Vec::new();
@@ -938,23 +938,15 @@ mod tests {
         // As `find` and then `tar` through a mount: list everything, then
         // read every file again, directory by directory, in order; the last
         // directory is larger than the whole node budget.
-        let wide = MIN_NODES as u64 * 3 / 2;
-        let src: Arc<dyn ReadAt> = Arc::new(crate::source::MemSource::new(vec![0; 4096]));
-        let meta = Arc::new(BlockCache::new(Arc::clone(&src), 2048, 1 << 20));
-        let opts = OpenOptions {
-            cache_bytes: 0,
-            ..OpenOptions::default()
-        };
         let listed = Arc::new(parking_lot::Mutex::new(HashMap::new()));
-        let tree = Tree {
+        let vol = Tree {
             dirs: 10,
             files: 500,
             depth: 0,
-            wide,
+            wide: MIN_NODES as u64 * 3 / 2,
             listed: Arc::clone(&listed),
-        };
-        let vol =
-            Volume::with_format(Box::new(tree), VolumeInfo::default(), src, meta, &opts).unwrap();
+        }
+        .volume();
         let dirs: Vec<NodeId> = vol
             .read_dir(vol.root())
             .unwrap()
