@@ -131,17 +131,18 @@ fn run(cli: &Cli) -> Result<bool> {
     }
 }
 
-/// One malloc arena for the whole process. glibc gives each thread that
+/// One malloc arena for a mount's daemon. glibc gives each thread that
 /// allocates an arena of its own and does not reuse one arena's free memory
 /// in another; the FUSE session threads list directories, drop nodes past
 /// the node budget and list them again, so memory freed by one thread piled
 /// up unused in the others. Measured with bench/run.sh (120k files, `find`
 /// then `tar` through the mount): daemon peak RSS 131 MiB with per-thread
 /// arenas, 52 MiB with one, same times. The read path allocates nothing.
+/// Only for `mount`: `extract`'s writer threads are better off with their own.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn one_malloc_arena() {
-    // SAFETY: mallopt only sets an allocator parameter; it is called first
-    // thing in main, before any other thread exists.
+    // SAFETY: mallopt only sets an allocator parameter; main calls it right
+    // after parsing the command line, before any other thread exists.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 1);
     }
@@ -151,8 +152,10 @@ fn one_malloc_arena() {
 fn one_malloc_arena() {}
 
 fn main() -> ExitCode {
-    one_malloc_arena();
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Mount { .. }) {
+        one_malloc_arena();
+    }
     init_logging(&cli);
     match run(&cli) {
         Ok(true) => ExitCode::SUCCESS,
