@@ -815,6 +815,9 @@ impl Writer<'_> {
                 return Err(e);
             }
         };
+        // Windows: no owners, so nothing is inherited either.
+        #[cfg(not(unix))]
+        let _ = group_inherited;
         #[cfg(unix)]
         {
             // Only the calls that change something: a new file already has
