@@ -56,6 +56,7 @@ def load(path):
 
 
 TIMEOUT = 120
+REV = None
 
 
 def fmt(v, unit):
@@ -113,7 +114,10 @@ def targets(res):
     for iso in ("isomount-iso", "isomount-udf"):
         v, e, f = get(iso, "seq-cold"), get(BASE, "seq-cold"), get("fuseiso", "seq-cold")
         if v and e:
-            out.append((v >= 1.5 * e, f"{iso}: cold read {v / e:.2f}× kernel erofs (target ≥ 1.5×)"))
+            # Not a verdict: kernel erofs's cold read swings 0.8-11 GB/s
+            # from run to run on the VM this was written on (bench/NOTES.md).
+            out.append((None, f"{iso}: cold read {v / e:.2f}× kernel erofs in this run "
+                              "(target ≥ 1.5×; erofs's cold read is not steady here, see the notes)"))
         if v and f:
             out.append((v >= 5 * f, f"{iso}: cold read {v / f:.1f}× fuseiso (target ≥ 5×)"))
         elif v and res.get(("fuseiso", "seq-cold")) == "timeout":
@@ -159,7 +163,7 @@ def machine():
     lines = [
         f"- CPU: {cpu}, {os.cpu_count()} cores; memory {mem}",
         f"- Kernel: {platform.release()}; fuse.max_pages_limit {sh('cat /proc/sys/fs/fuse/max_pages_limit')}",
-        f"- isomount: {sh('git -C ' + os.path.dirname(os.path.abspath(__file__)) + ' describe --always --dirty')}",
+        f"- isomount: {REV or sh('git -C ' + os.path.dirname(os.path.abspath(__file__)) + ' describe --always --dirty')}",
         "- " + ", ".join(f"{pkg} {pkg_version(pkg)}" for pkg in PACKAGES),
     ]
     return "\n".join(lines)
@@ -172,15 +176,18 @@ def main():
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--write")
     p.add_argument("--timeout", type=int, default=120)
+    p.add_argument("--rev", help="the commit measured, when the report is written later")
     a = p.parse_args()
-    global TIMEOUT
+    global TIMEOUT, REV
     TIMEOUT = a.timeout
+    REV = a.rev
 
     res = load(a.results)
     big, small, dirs, wide = a.scale.split()
     t = table(res)
     checks = targets(res)
-    check_lines = "\n".join(f"- {'met' if ok else '**missed**'}: {text}" for ok, text in checks)
+    verdict = {True: "met", False: "**missed**", None: "not established"}
+    check_lines = "\n".join(f"- {verdict[ok]}: {text}" for ok, text in checks)
     print()
     print(t)
     print()
