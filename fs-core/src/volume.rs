@@ -484,26 +484,18 @@ impl Volume {
     }
 
     /// Reads directory `node` from the image: its listing (kept with the
-    /// node) and a node for every entry not in memory.
+    /// node) and a node for every entry not in memory. Read again after
+    /// eviction, the listing stands and only the nodes come back: no names,
+    /// index or problem reports are made a second time.
     fn fill(&self, node: &Node) -> Result<Arc<Directory>> {
-        // Again, after eviction: the listing stands, only nodes come back.
-        let again = node.dir.get().is_some();
+        let listed = node.dir.get().cloned();
         let contents = self.format.read_dir(&node.info)?;
-        if again {
+        if listed.is_some() {
             log::debug!(
                 "directory {} read again for evicted entries ({} entries)",
                 node.id(),
                 contents.entries.len()
             );
-        }
-        let mut dir = Directory {
-            problems: contents.problems,
-            ..Directory::default()
-        };
-        if !again {
-            for p in &dir.problems {
-                log::warn!("{p}");
-            }
         }
         if u32::try_from(contents.entries.len()).is_err() {
             return Err(Error::corrupt(
@@ -512,12 +504,23 @@ impl Volume {
                 format!("directory {} lists 2^32 entries or more", node.id()),
             ));
         }
+        let mut dir = Directory {
+            problems: contents.problems,
+            ..Directory::default()
+        };
+        if listed.is_none() {
+            for p in &dir.problems {
+                log::warn!("{p}");
+            }
+        }
         // Names taken so far, for `unique_name`; dropped once the listing is built.
-        let mut taken: HashSet<String> = HashSet::with_capacity(contents.entries.len());
+        let first = listed.is_none();
+        let mut taken: HashSet<String> =
+            HashSet::with_capacity(if first { contents.entries.len() } else { 0 });
         let mut parents = self.parents.write();
         let mut nodes = self.nodes.write();
-        for (name, mut info) in contents.entries {
-            let name = unique_name(&taken, sanitize_name(name));
+        for (raw, mut info) in contents.entries {
+            let name = first.then(|| unique_name(&taken, sanitize_name(raw)));
             let id = info.id;
             let kind = info.attr.kind;
             // A directory has one parent (files may sit in several: hard
@@ -533,7 +536,7 @@ impl Volume {
                     Entry::Occupied(o) => kind == FileType::Directory && *o.get() != node.id(),
                 };
             if alias {
-                if !again {
+                if let Some(name) = name {
                     let e = Error::corrupt(
                         "directory record",
                         crate::error::Location::sector(0),
@@ -557,16 +560,20 @@ impl Volume {
                     used: AtomicBool::new(true),
                 }));
             }
-            taken.insert(name.clone());
-            let mut name = name;
-            name.shrink_to_fit();
-            dir.entries.push(DirEntry { name, id, kind });
+            if let Some(mut name) = name {
+                taken.insert(name.clone());
+                name.shrink_to_fit();
+                dir.entries.push(DirEntry { name, id, kind });
+            }
         }
         if nodes.len() > self.node_budget {
             self.evict(&mut nodes, node.id());
         }
         drop(parents);
         drop(nodes);
+        if let Some(listed) = listed {
+            return Ok(listed);
+        }
         drop(taken);
         dir.entries.shrink_to_fit();
         dir.index();
