@@ -377,10 +377,7 @@ impl<'a> Extractor<'a> {
 
     fn report(&mut self, err: anyhow::Error) {
         self.counts.errors += 1;
-        match &self.progress {
-            Some(pb) => pb.suspend(|| eprintln!("isomount: {err:#}")),
-            None => eprintln!("isomount: {err:#}"),
-        }
+        print_error(self.progress.as_ref(), &err);
     }
 
     fn warn(&mut self, msg: String) {
@@ -770,11 +767,7 @@ impl Writer<'_> {
                 }
                 Err(e) => {
                     counts.errors += 1;
-                    let e = e.context(job.ipath);
-                    match &self.progress {
-                        Some(pb) => pb.suspend(|| eprintln!("isomount: {e:#}")),
-                        None => eprintln!("isomount: {e:#}"),
-                    }
+                    print_error(self.progress.as_ref(), &e.context(job.ipath));
                 }
             }
         }
@@ -880,6 +873,14 @@ impl Writer<'_> {
             }
         }
         Ok(off)
+    }
+}
+
+/// Prints one failed entry, above the progress bar if there is one.
+fn print_error(progress: Option<&ProgressBar>, err: &anyhow::Error) {
+    match progress {
+        Some(pb) => pb.suspend(|| eprintln!("isomount: {err:#}")),
+        None => eprintln!("isomount: {err:#}"),
     }
 }
 
