@@ -21,7 +21,7 @@ use fuser::{
     ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry,
     ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
-use log::{debug, warn};
+use log::{debug, error, warn};
 
 use crate::attr::{self, BLKSIZE, Owner, ROOT_INO};
 
@@ -76,6 +76,28 @@ fn errno(op: &str, e: &Error) -> Errno {
         debug!("{op}: {e}");
     }
     Errno::from_i32(n)
+}
+
+/// Runs one request's handler so that a panic fails that request only.
+///
+/// fs-core is written not to panic on any image (its lint set forbids
+/// indexing, `unwrap` and `expect`, and it is fuzzed), but if a bug slips
+/// through, this keeps the mount alive: the handler's reply, dropped while
+/// unwinding, answers `EIO` (fuser sends that for a reply never sent), the
+/// panic is logged, and the event loop goes on. Without it the panicking
+/// thread would end `Session::run`, and with it the mount.
+fn guarded(op: &str, handler: impl FnOnce()) {
+    if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(handler)) {
+        let what = panic
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("no message");
+        error!(
+            "{op}: internal error ({what}); this request fails with EIO and the mount \
+             goes on. Please report it, with the image if you can."
+        );
+    }
 }
 
 impl IsoFs {
@@ -245,80 +267,88 @@ impl Filesystem for IsoFs {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        debug!("lookup({}, {name:?})", parent.0);
-        let dir = match self.node(parent) {
-            Ok(d) => d,
-            Err(e) => return reply.error(e),
-        };
-        let Some(name) = name.to_str() else {
-            // Every name in a volume is UTF-8.
-            return reply.error(Errno::ENOENT);
-        };
-        match self.volume.lookup(dir.id(), name) {
-            Ok(node) => match self.file_attr(&node) {
-                Ok(a) => reply.entry(&TTL, &a, GENERATION),
-                Err(e) => reply.error(e),
-            },
-            Err(Error::NotFound(_)) => {
-                // Node 0 with a TTL: the kernel caches the name as missing.
-                let negative = FileAttr {
-                    ino: INodeNo(0),
-                    size: 0,
-                    blocks: 0,
-                    atime: SystemTime::UNIX_EPOCH,
-                    mtime: SystemTime::UNIX_EPOCH,
-                    ctime: SystemTime::UNIX_EPOCH,
-                    crtime: SystemTime::UNIX_EPOCH,
-                    kind: fuser::FileType::RegularFile,
-                    perm: 0,
-                    nlink: 0,
-                    uid: 0,
-                    gid: 0,
-                    rdev: 0,
-                    blksize: BLKSIZE,
-                    flags: 0,
-                };
-                reply.entry(&TTL, &negative, GENERATION);
+        guarded("lookup", || {
+            debug!("lookup({}, {name:?})", parent.0);
+            let dir = match self.node(parent) {
+                Ok(d) => d,
+                Err(e) => return reply.error(e),
+            };
+            let Some(name) = name.to_str() else {
+                // Every name in a volume is UTF-8.
+                return reply.error(Errno::ENOENT);
+            };
+            match self.volume.lookup(dir.id(), name) {
+                Ok(node) => match self.file_attr(&node) {
+                    Ok(a) => reply.entry(&TTL, &a, GENERATION),
+                    Err(e) => reply.error(e),
+                },
+                Err(Error::NotFound(_)) => {
+                    // Node 0 with a TTL: the kernel caches the name as missing.
+                    let negative = FileAttr {
+                        ino: INodeNo(0),
+                        size: 0,
+                        blocks: 0,
+                        atime: SystemTime::UNIX_EPOCH,
+                        mtime: SystemTime::UNIX_EPOCH,
+                        ctime: SystemTime::UNIX_EPOCH,
+                        crtime: SystemTime::UNIX_EPOCH,
+                        kind: fuser::FileType::RegularFile,
+                        perm: 0,
+                        nlink: 0,
+                        uid: 0,
+                        gid: 0,
+                        rdev: 0,
+                        blksize: BLKSIZE,
+                        flags: 0,
+                    };
+                    reply.entry(&TTL, &negative, GENERATION);
+                }
+                Err(e) => reply.error(errno("lookup", &e)),
             }
-            Err(e) => reply.error(errno("lookup", &e)),
-        }
+        });
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        debug!("getattr({})", ino.0);
-        match self.node(ino) {
-            Ok(node) => reply.attr(&TTL, &attr::file_attr(ino.0, node.attr(), self.owner)),
-            Err(e) => reply.error(e),
-        }
+        guarded("getattr", || {
+            debug!("getattr({})", ino.0);
+            match self.node(ino) {
+                Ok(node) => reply.attr(&TTL, &attr::file_attr(ino.0, node.attr(), self.owner)),
+                Err(e) => reply.error(e),
+            }
+        });
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
-        debug!("readlink({})", ino.0);
-        let node = match self.node(ino) {
-            Ok(n) => n,
-            Err(e) => return reply.error(e),
-        };
-        match self.volume.read_link(node.id()) {
-            Ok(target) => reply.data(target.as_bytes()),
-            Err(e) => reply.error(errno("readlink", &e)),
-        }
+        guarded("readlink", || {
+            debug!("readlink({})", ino.0);
+            let node = match self.node(ino) {
+                Ok(n) => n,
+                Err(e) => return reply.error(e),
+            };
+            match self.volume.read_link(node.id()) {
+                Ok(target) => reply.data(target.as_bytes()),
+                Err(e) => reply.error(errno("readlink", &e)),
+            }
+        });
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        debug!("open({}, {:#x})", ino.0, flags.0);
-        if flags.acc_mode() != OpenAccMode::O_RDONLY || flags.0 & libc::O_TRUNC != 0 {
-            return reply.error(Errno::EROFS);
-        }
-        match self.node(ino) {
-            Ok(node) if node.kind() == FileType::Directory => reply.error(Errno::EISDIR),
-            // Nothing to set up per open file: ENOSYS makes the kernel stop
-            // sending OPEN and RELEASE altogether (zero-message open, Linux
-            // 3.16+) and keep the page cache as with FOPEN_KEEP_CACHE. Two
-            // round trips less for every file a walk reads; write access is
-            // refused by the read-only mount before it gets here.
-            Ok(_) => reply.error(Errno::ENOSYS),
-            Err(e) => reply.error(e),
-        }
+        guarded("open", || {
+            debug!("open({}, {:#x})", ino.0, flags.0);
+            if flags.acc_mode() != OpenAccMode::O_RDONLY || flags.0 & libc::O_TRUNC != 0 {
+                return reply.error(Errno::EROFS);
+            }
+            match self.node(ino) {
+                Ok(node) if node.kind() == FileType::Directory => reply.error(Errno::EISDIR),
+                // Nothing to set up per open file: ENOSYS makes the kernel stop
+                // sending OPEN and RELEASE altogether (zero-message open, Linux
+                // 3.16+) and keep the page cache as with FOPEN_KEEP_CACHE. Two
+                // round trips less for every file a walk reads; write access is
+                // refused by the read-only mount before it gets here.
+                Ok(_) => reply.error(Errno::ENOSYS),
+                Err(e) => reply.error(e),
+            }
+        });
     }
 
     fn read(
@@ -332,24 +362,26 @@ impl Filesystem for IsoFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        debug!("read({}, {offset}, {size})", ino.0);
-        let node = match self.node(ino) {
-            Ok(n) => n,
-            Err(e) => return reply.error(e),
-        };
-        let want = node.attr().size.saturating_sub(offset).min(u64::from(size));
-        let want = usize::try_from(want).unwrap_or(usize::MAX);
-        READ_BUF.with_borrow_mut(|buf| {
-            // One buffer per event-loop thread, grown to the largest request
-            // and kept: no allocation and no zeroing per READ.
-            if buf.len() < want {
-                buf.resize(want, 0);
-            }
-            let buf = &mut buf[..want];
-            match self.volume.read_node(&node, offset, buf) {
-                Ok(n) => reply.data(&buf[..n.min(want)]),
-                Err(e) => reply.error(errno("read", &e)),
-            }
+        guarded("read", || {
+            debug!("read({}, {offset}, {size})", ino.0);
+            let node = match self.node(ino) {
+                Ok(n) => n,
+                Err(e) => return reply.error(e),
+            };
+            let want = node.attr().size.saturating_sub(offset).min(u64::from(size));
+            let want = usize::try_from(want).unwrap_or(usize::MAX);
+            READ_BUF.with_borrow_mut(|buf| {
+                // One buffer per event-loop thread, grown to the largest request
+                // and kept: no allocation and no zeroing per READ.
+                if buf.len() < want {
+                    buf.resize(want, 0);
+                }
+                let buf = &mut buf[..want];
+                match self.volume.read_node(&node, offset, buf) {
+                    Ok(n) => reply.data(&buf[..n.min(want)]),
+                    Err(e) => reply.error(errno("read", &e)),
+                }
+            });
         });
     }
 
@@ -391,22 +423,24 @@ impl Filesystem for IsoFs {
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        debug!("opendir({})", ino.0);
-        if flags.acc_mode() != OpenAccMode::O_RDONLY {
-            return reply.error(Errno::EROFS);
-        }
-        let node = match self.node(ino) {
-            Ok(n) => n,
-            Err(e) => return reply.error(e),
-        };
-        // List now, so that a directory that cannot be read fails here.
-        match self.volume.read_dir(node.id()) {
-            Ok(_) => reply.opened(
-                FileHandle(0),
-                FopenFlags::FOPEN_KEEP_CACHE | FopenFlags::FOPEN_CACHE_DIR,
-            ),
-            Err(e) => reply.error(errno("opendir", &e)),
-        }
+        guarded("opendir", || {
+            debug!("opendir({})", ino.0);
+            if flags.acc_mode() != OpenAccMode::O_RDONLY {
+                return reply.error(Errno::EROFS);
+            }
+            let node = match self.node(ino) {
+                Ok(n) => n,
+                Err(e) => return reply.error(e),
+            };
+            // List now, so that a directory that cannot be read fails here.
+            match self.volume.read_dir(node.id()) {
+                Ok(_) => reply.opened(
+                    FileHandle(0),
+                    FopenFlags::FOPEN_KEEP_CACHE | FopenFlags::FOPEN_CACHE_DIR,
+                ),
+                Err(e) => reply.error(errno("opendir", &e)),
+            }
+        });
     }
 
     fn readdir(
@@ -417,17 +451,19 @@ impl Filesystem for IsoFs {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        debug!("readdir({}, {offset})", ino.0);
-        let res = self.each_entry(ino, offset, |next, node, name| {
-            let Ok(child) = self.ino_of(node) else {
-                return false;
-            };
-            reply.add(INodeNo(child), next, attr::kind(node.kind()), name)
+        guarded("readdir", || {
+            debug!("readdir({}, {offset})", ino.0);
+            let res = self.each_entry(ino, offset, |next, node, name| {
+                let Ok(child) = self.ino_of(node) else {
+                    return false;
+                };
+                reply.add(INodeNo(child), next, attr::kind(node.kind()), name)
+            });
+            match res {
+                Ok(()) => reply.ok(),
+                Err(e) => reply.error(e),
+            }
         });
-        match res {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(e),
-        }
     }
 
     fn readdirplus(
@@ -438,17 +474,19 @@ impl Filesystem for IsoFs {
         offset: u64,
         mut reply: ReplyDirectoryPlus,
     ) {
-        debug!("readdirplus({}, {offset})", ino.0);
-        let res = self.each_entry(ino, offset, |next, node, name| {
-            let Ok(a) = self.file_attr(node) else {
-                return false;
-            };
-            reply.add(a.ino, next, name, &TTL, &a, GENERATION)
+        guarded("readdirplus", || {
+            debug!("readdirplus({}, {offset})", ino.0);
+            let res = self.each_entry(ino, offset, |next, node, name| {
+                let Ok(a) = self.file_attr(node) else {
+                    return false;
+                };
+                reply.add(a.ino, next, name, &TTL, &a, GENERATION)
+            });
+            match res {
+                Ok(()) => reply.ok(),
+                Err(e) => reply.error(e),
+            }
         });
-        match res {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(e),
-        }
     }
 
     fn releasedir(
@@ -474,30 +512,32 @@ impl Filesystem for IsoFs {
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
-        let info = self.volume.info();
-        let declared = info
-            .volume_blocks
-            .saturating_mul(u64::from(info.block_size));
-        let bytes = if declared > 0 {
-            declared
-        } else {
-            info.image_size
-        };
-        let files = self
-            .inodes
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len() as u64;
-        reply.statfs(
-            bytes.div_ceil(u64::from(BLKSIZE)),
-            0,
-            0,
-            files,
-            0,
-            BLKSIZE,
-            NAME_MAX,
-            BLKSIZE,
-        );
+        guarded("statfs", || {
+            let info = self.volume.info();
+            let declared = info
+                .volume_blocks
+                .saturating_mul(u64::from(info.block_size));
+            let bytes = if declared > 0 {
+                declared
+            } else {
+                info.image_size
+            };
+            let files = self
+                .inodes
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .len() as u64;
+            reply.statfs(
+                bytes.div_ceil(u64::from(BLKSIZE)),
+                0,
+                0,
+                files,
+                0,
+                BLKSIZE,
+                NAME_MAX,
+                BLKSIZE,
+            );
+        });
     }
 
     fn getxattr(
@@ -520,13 +560,15 @@ impl Filesystem for IsoFs {
     }
 
     fn access(&self, _req: &Request, ino: INodeNo, mask: AccessFlags, reply: ReplyEmpty) {
-        if mask.contains(AccessFlags::W_OK) {
-            return reply.error(Errno::EROFS);
-        }
-        match self.node(ino) {
-            Ok(_) => reply.ok(),
-            Err(e) => reply.error(e),
-        }
+        guarded("access", || {
+            if mask.contains(AccessFlags::W_OK) {
+                return reply.error(Errno::EROFS);
+            }
+            match self.node(ino) {
+                Ok(_) => reply.ok(),
+                Err(e) => reply.error(e),
+            }
+        });
     }
 
     // Everything below would modify the image: read-only file system.

@@ -100,6 +100,11 @@ fn hard(id: u64) -> NodeInfo {
     n
 }
 
+/// When set, listing `baddir` panics (a stand-in for a reader bug) instead
+/// of returning a corrupt-structure error. Only `tests/panic.rs` sets it.
+pub static PANIC_IN_BAD_DIR: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 /// Node ids: byte offsets of made-up directory records in the root's sector.
 struct TestFormat;
 
@@ -156,6 +161,9 @@ impl Format for TestFormat {
                 }
             }
             BAD_DIR => {
+                if PANIC_IN_BAD_DIR.load(std::sync::atomic::Ordering::SeqCst) {
+                    panic!("test: a reader bug while listing baddir");
+                }
                 return Err(fs_core::Error::corrupt(
                     "directory record",
                     fs_core::Location::at(BAD_DIR / BS, 0),
