@@ -1,5 +1,6 @@
 //! ISO 9660 (ECMA-119) with Joliet and Rock Ridge.
 //!
+//! * `bytes`: bounds-checked field access, shared by the parsers below.
 //! * `volume_descriptor`: the descriptor set from sector 16 (ECMA-119 8).
 //! * `directory_record`: one directory record (ECMA-119 9.1).
 //! * `directory`: walking a directory extent, multi-extent files (6.5.1).
@@ -15,6 +16,7 @@
 //! directory record; a directory's id is the byte offset of its extent's
 //! data, so the "." record and the parent's record agree.
 
+mod bytes;
 mod datetime;
 mod directory;
 mod directory_record;
