@@ -424,7 +424,8 @@ fn open_at(
     let view = match want {
         Some(v) if views.contains(&v) => v,
         Some(v) => return Err(Error::ViewUnavailable(v)),
-        None => views[0],
+        // Never empty: the ISO 9660 view is always there.
+        None => views.first().copied().unwrap_or(View::Iso9660),
     };
 
     let mut extra: Vec<(&'static str, String)> = Vec::new();
