@@ -48,23 +48,24 @@ pub(crate) fn parse_dec_datetime(b: &[u8]) -> Option<Timestamp> {
     if !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| -> u32 {
-        digits[r]
+    // At most 4 digits each: no overflow.
+    let num = |field: &[u8]| -> u32 {
+        field
             .iter()
             .fold(0u32, |acc, &d| acc * 10 + u32::from(d - b'0'))
     };
-    let year = num(0..4);
+    let year = num(&b[0..4]);
     if year == 0 {
         return None;
     }
     Timestamp::from_civil(
         i64::from(year),
-        num(4..6),
-        num(6..8),
-        num(8..10),
-        num(10..12),
-        num(12..14),
-        num(14..16) * 10_000_000,
+        num(&b[4..6]),
+        num(&b[6..8]),
+        num(&b[8..10]),
+        num(&b[10..12]),
+        num(&b[12..14]),
+        num(&b[14..16]) * 10_000_000,
         offset_minutes(b[16]),
     )
 }
@@ -117,5 +118,17 @@ mod tests {
         assert_eq!(parse_dec_datetime(b"2026130312345678\0"), None);
         let t = parse_dec_datetime(b"2040010100000000\0").unwrap();
         assert_eq!(t.secs, 2_208_988_800);
+    }
+
+    #[test]
+    fn short_dates_are_none() {
+        let b = *b"2026050312345678\0";
+        for n in 0..b.len() {
+            assert_eq!(parse_dec_datetime(&b[..n]), None);
+        }
+        let r = [120, 3, 4, 12, 0, 0, 4];
+        for n in 0..r.len() {
+            assert_eq!(parse_record_date(&r[..n]), None);
+        }
     }
 }

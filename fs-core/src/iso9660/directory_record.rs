@@ -16,6 +16,7 @@
 use crate::error::{Error, Location, Result};
 use crate::node::Timestamp;
 
+use super::bytes::{u16_be, u16_le, u32_be, u32_le};
 use super::datetime::parse_record_date;
 
 /// Fixed part of a directory record, before the file identifier.
@@ -38,8 +39,8 @@ const STRUCTURE: &str = "directory record";
 /// Reads a both-endian u32 (ECMA-119 7.3.3) at `off`: the little-endian half
 /// wins; a mismatch is logged.
 pub(crate) fn both_u32(b: &[u8], off: usize, structure: &'static str, at: Location) -> Option<u32> {
-    let le = u32::from_le_bytes(b.get(off..off + 4)?.try_into().ok()?);
-    let be = u32::from_be_bytes(b.get(off + 4..off + 8)?.try_into().ok()?);
+    let le = u32_le(b, off)?;
+    let be = u32_be(b, off.checked_add(4)?)?;
     if le != be {
         log::warn!(
             "{structure} at {at}: both-endian field at +{off} disagrees (LE {le}, BE {be}); using LE"
@@ -50,8 +51,8 @@ pub(crate) fn both_u32(b: &[u8], off: usize, structure: &'static str, at: Locati
 
 /// Reads a both-endian u16 (ECMA-119 7.2.3) at `off`, little-endian half.
 pub(crate) fn both_u16(b: &[u8], off: usize, structure: &'static str, at: Location) -> Option<u16> {
-    let le = u16::from_le_bytes(b.get(off..off + 2)?.try_into().ok()?);
-    let be = u16::from_be_bytes(b.get(off + 2..off + 4)?.try_into().ok()?);
+    let le = u16_le(b, off)?;
+    let be = u16_be(b, off.checked_add(2)?)?;
     if le != be {
         log::warn!(
             "{structure} at {at}: both-endian field at +{off} disagrees (LE {le}, BE {be}); using LE"
@@ -194,8 +195,8 @@ impl DirectoryRecord {
 /// number) and then a trailing "." (SEPARATOR 1 of a name with no extension):
 /// "FOO.;1" -> "FOO", "A.TXT;1" -> "A.TXT".
 pub(crate) fn strip_version(name: &str) -> &str {
-    let base = match name.rfind(';') {
-        Some(i) if name[i + 1..].bytes().all(|c| c.is_ascii_digit()) => &name[..i],
+    let base = match name.rsplit_once(';') {
+        Some((base, version)) if version.bytes().all(|c| c.is_ascii_digit()) => base,
         _ => name,
     };
     match base.strip_suffix('.') {

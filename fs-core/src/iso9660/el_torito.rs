@@ -17,6 +17,8 @@
 use crate::error::{Error, Location, Result};
 use crate::source::ReadAt;
 
+use super::bytes::u32_le;
+
 /// Boot system identifier of an El Torito boot record (2.0).
 pub(crate) const BOOT_SYSTEM_ID: &[u8] = b"EL TORITO SPECIFICATION";
 /// Sectors of catalog read at most.
@@ -153,8 +155,7 @@ pub(crate) fn catalog_lba(sector: &[u8]) -> Option<u32> {
     if !sector.get(7..39)?.starts_with(BOOT_SYSTEM_ID) {
         return None;
     }
-    let b = sector.get(71..75)?;
-    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    u32_le(sector, 71)
 }
 
 /// Finds the boot record in the descriptor set starting at `first_sector`
@@ -169,7 +170,7 @@ pub(crate) fn find_catalog(src: &dyn ReadAt, first_sector: u64) -> Result<Option
         let mut buf = vec![0u8; 2048];
         src.read_exact_at(off, &mut buf)
             .map_err(|e| Error::io(off, 2048, e))?;
-        if buf.get(1..6) != Some(&b"CD001"[..]) || buf[0] == 255 {
+        if buf.get(1..6) != Some(&b"CD001"[..]) || buf.first() == Some(&255) {
             return Ok(None);
         }
         if let Some(lba) = catalog_lba(&buf) {
@@ -198,17 +199,23 @@ pub(crate) fn read_catalog(src: &dyn ReadAt, lba: u32) -> Result<Vec<BootEntry>>
     parse_catalog(&buf, off)
 }
 
+/// The 32-byte entry `i` of the catalog (El Torito 2.0), `None` past its end.
+fn entry_at(cat: &[u8], i: usize) -> Option<&[u8; ENTRY]> {
+    cat.get(i.checked_mul(ENTRY)?..)?.first_chunk()
+}
+
 /// Parses catalog bytes that start at absolute byte `base` of the image.
 pub(crate) fn parse_catalog(cat: &[u8], base: u64) -> Result<Vec<BootEntry>> {
+    let entry_offset = |i: usize| base.saturating_add((i * ENTRY) as u64);
     let loc = |i: usize| {
-        let abs = base + (i * ENTRY) as u64;
+        let abs = entry_offset(i);
         Location::at(abs / 2048, (abs % 2048) as u32)
     };
-    let entry = |i: usize| -> Result<&[u8]> {
-        cat.get(i * ENTRY..(i + 1) * ENTRY).ok_or(Error::Truncated {
+    let entry = |i: usize| -> Result<&[u8; ENTRY]> {
+        entry_at(cat, i).ok_or(Error::Truncated {
             structure: STRUCTURE,
             at: loc(i),
-            image_len: base + cat.len() as u64,
+            image_len: base.saturating_add(cat.len() as u64),
         })
     };
     // Validation entry (2.1).
@@ -230,9 +237,11 @@ pub(crate) fn parse_catalog(cat: &[u8], base: u64) -> Result<Vec<BootEntry>> {
             ),
         ));
     }
-    let sum = v.chunks_exact(2).fold(0u16, |s, w| {
-        s.wrapping_add(u16::from_le_bytes([w[0], w[1]]))
-    });
+    let sum = v
+        .chunks_exact(2)
+        .filter_map(|w| w.try_into().ok())
+        .map(u16::from_le_bytes)
+        .fold(0u16, u16::wrapping_add);
     if sum != 0 {
         return Err(Error::corrupt(
             STRUCTURE,
@@ -240,11 +249,11 @@ pub(crate) fn parse_catalog(cat: &[u8], base: u64) -> Result<Vec<BootEntry>> {
             format!("validation entry checksum: words sum to {sum:#06x}, not 0"),
         ));
     }
-    let mut out = vec![section_entry(entry(1)?, v[1], base + ENTRY as u64)];
+    let mut out = vec![section_entry(entry(1)?, v[1], entry_offset(1))];
     // Section headers and entries (2.3-2.5).
     let mut i = 2;
     while i < MAX_ENTRIES {
-        let Some(h) = cat.get(i * ENTRY..(i + 1) * ENTRY) else {
+        let Some(h) = entry_at(cat, i) else {
             break;
         };
         let final_section = match h[0] {
@@ -261,7 +270,7 @@ pub(crate) fn parse_catalog(cat: &[u8], base: u64) -> Result<Vec<BootEntry>> {
                 break;
             }
             let e = entry(i)?;
-            out.push(section_entry(e, platform, base + (i * ENTRY) as u64));
+            out.push(section_entry(e, platform, entry_offset(i)));
             let mut more = e[1] & 0x20 != 0;
             i += 1;
             // Extension entries (2.5): 0x44, bit 5 of byte 1 = more follow.
@@ -281,7 +290,8 @@ pub(crate) fn parse_catalog(cat: &[u8], base: u64) -> Result<Vec<BootEntry>> {
     Ok(out)
 }
 
-fn section_entry(e: &[u8], platform: u8, entry_offset: u64) -> BootEntry {
+/// An initial/default (2.2) or section (2.4) entry.
+fn section_entry(e: &[u8; ENTRY], platform: u8, entry_offset: u64) -> BootEntry {
     BootEntry {
         platform,
         bootable: e[0] == 0x88,
@@ -301,11 +311,12 @@ pub(crate) fn mbr_size(mbr: &[u8]) -> Option<u64> {
     if mbr.get(510..512) != Some(&[0x55, 0xAA][..]) {
         return None;
     }
-    (0..4)
-        .filter_map(|p| {
-            let e = mbr.get(446 + p * 16..446 + (p + 1) * 16)?;
-            let start = u64::from(u32::from_le_bytes([e[8], e[9], e[10], e[11]]));
-            let count = u64::from(u32::from_le_bytes([e[12], e[13], e[14], e[15]]));
+    // Four 16-byte partition entries at 446; LBA start at +8, sector count at +12.
+    mbr.get(446..510)?
+        .chunks_exact(16)
+        .filter_map(|e| {
+            let start = u64::from(u32_le(e, 8)?);
+            let count = u64::from(u32_le(e, 12)?);
             (count > 0).then_some((start + count) * 512)
         })
         .max()
@@ -474,5 +485,44 @@ mod tests {
         m[446 + 8..446 + 12].copy_from_slice(&63u32.to_le_bytes());
         m[446 + 12..446 + 16].copy_from_slice(&1000u32.to_le_bytes());
         assert_eq!(mbr_size(&m), Some(1063 * 512));
+    }
+
+    #[test]
+    fn short_sectors_are_none_not_panics() {
+        let mut s = vec![0u8; 2048];
+        s[1..6].copy_from_slice(b"CD001");
+        s[7..7 + BOOT_SYSTEM_ID.len()].copy_from_slice(BOOT_SYSTEM_ID);
+        s[71..75].copy_from_slice(&33u32.to_le_bytes());
+        // The catalog pointer cut off.
+        assert_eq!(catalog_lba(&s[..74]), None);
+        for n in 0..75 {
+            assert_eq!(catalog_lba(&s[..n]), None);
+        }
+        // An MBR cut inside the partition table or before its signature.
+        let mut m = vec![0u8; 512];
+        m[510] = 0x55;
+        m[511] = 0xAA;
+        m[446 + 12..446 + 16].copy_from_slice(&1u32.to_le_bytes());
+        assert_eq!(mbr_size(&m), Some(512));
+        for n in 0..512 {
+            assert_eq!(mbr_size(&m[..n]), None);
+        }
+    }
+
+    #[test]
+    fn catalog_cut_after_a_section_header() {
+        let c = catalog();
+        // The section header says one entry follows; it is missing.
+        assert!(matches!(
+            parse_catalog(&c[..96], 0),
+            Err(Error::Truncated { .. })
+        ));
+        // Cut before the section header: the catalog just ends.
+        assert_eq!(parse_catalog(&c[..70], 0).unwrap().len(), 1);
+        // The entry is there but its extension entry is not.
+        assert!(matches!(
+            parse_catalog(&c[..128], 0),
+            Err(Error::Truncated { .. })
+        ));
     }
 }

@@ -24,7 +24,8 @@ pub(crate) fn joliet_level(escapes: &[u8]) -> Option<u8> {
 pub(crate) fn decode_ucs2(raw: &[u8]) -> String {
     let units = raw
         .chunks_exact(2)
-        .map(|c| u16::from_be_bytes([c[0], c[1]]));
+        .filter_map(|c| c.try_into().ok())
+        .map(u16::from_be_bytes);
     char::decode_utf16(units)
         .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
         .collect()

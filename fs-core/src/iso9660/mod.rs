@@ -1,5 +1,6 @@
 //! ISO 9660 (ECMA-119) with Joliet and Rock Ridge.
 //!
+//! * `bytes`: bounds-checked field access, shared by the parsers below.
 //! * `volume_descriptor`: the descriptor set from sector 16 (ECMA-119 8).
 //! * `directory_record`: one directory record (ECMA-119 9.1).
 //! * `directory`: walking a directory extent, multi-extent files (6.5.1).
@@ -15,6 +16,7 @@
 //! directory record; a directory's id is the byte offset of its extent's
 //! data, so the "." record and the parent's record agree.
 
+mod bytes;
 mod datetime;
 mod directory;
 mod directory_record;
@@ -422,7 +424,8 @@ fn open_at(
     let view = match want {
         Some(v) if views.contains(&v) => v,
         Some(v) => return Err(Error::ViewUnavailable(v)),
-        None => views[0],
+        // Never empty: the ISO 9660 view is always there.
+        None => views.first().copied().unwrap_or(View::Iso9660),
     };
 
     let mut extra: Vec<(&'static str, String)> = Vec::new();

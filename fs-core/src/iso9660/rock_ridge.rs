@@ -280,14 +280,14 @@ impl LinkParts {
                 return;
             };
             let (flags, len) = (*flags, usize::from(*len));
-            let Some(content) = rest.get(..len) else {
+            let Some((content, after)) = rest.split_at_checked(len) else {
                 log::warn!(
                     "Rock Ridge: SL component at {loc} claims {len} bytes, {} remain",
                     rest.len()
                 );
                 return;
             };
-            records = &rest[len..];
+            records = after;
             let continued_from_before = self.continuing;
             self.continuing = flags & Self::CONTINUE != 0;
             if flags & (Self::ROOT | Self::VOLROOT | Self::HOST) != 0 {
@@ -352,11 +352,11 @@ fn parse_tf(d: &[u8], loc: Location, rr: &mut RockRidge) {
         if flags & (1 << bit) == 0 {
             continue;
         }
-        let Some(raw) = stamps.get(..size) else {
+        let Some((raw, after)) = stamps.split_at_checked(size) else {
             log::warn!("Rock Ridge: TF entry at {loc} ends before its time stamps do");
             return;
         };
-        stamps = &stamps[size..];
+        stamps = after;
         let time = if size == 17 {
             long_form_time(raw)
         } else {

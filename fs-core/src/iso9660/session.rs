@@ -23,6 +23,8 @@
 use crate::error::{Error, Result};
 use crate::source::ReadAt;
 
+use super::bytes::u32_le;
+
 /// Sessions looked for at most.
 pub(crate) const MAX_SESSIONS: usize = 1024;
 /// Session starts are aligned to this many blocks.
@@ -40,19 +42,20 @@ pub(crate) struct Session {
 /// The volume space size of the primary volume descriptor at `lba`, or
 /// `None` when there is none.
 fn pvd_blocks(src: &dyn ReadAt, lba: u64) -> Result<Option<u64>> {
-    let off = lba * 2048;
+    let Some(off) = lba.checked_mul(2048) else {
+        return Ok(None);
+    };
     if off.checked_add(2048).is_none_or(|e| e > src.len()) {
         return Ok(None);
     }
     let mut buf = vec![0u8; 2048];
     src.read_exact_at(off, &mut buf)
         .map_err(|e| Error::io(off, 2048, e))?;
-    if buf[0] != 1 || &buf[1..6] != b"CD001" {
+    // Type 1, "CD001" (ECMA-119 8.4.1-8.4.2); volume space size, LE half at BP 81 (8.4.8).
+    if buf.first() != Some(&1) || buf.get(1..6) != Some(b"CD001") {
         return Ok(None);
     }
-    Ok(Some(u64::from(u32::from_le_bytes([
-        buf[80], buf[81], buf[82], buf[83],
-    ]))))
+    Ok(u32_le(&buf, 80).map(u64::from))
 }
 
 /// The sessions of the image, oldest first (at least one when LBA 16
@@ -171,5 +174,16 @@ mod tests {
         let s = find(&MemSource::new(img)).unwrap();
         assert!(s.len() <= MAX_SESSIONS);
         assert!(s.windows(2).all(|w| w[0].start < w[1].start));
+    }
+
+    #[test]
+    fn lba_past_the_end_or_overflowing() {
+        let mut img = Vec::new();
+        put(&mut img, 16, &pvd(40));
+        let src = MemSource::new(img);
+        assert_eq!(pvd_blocks(&src, 16).unwrap(), Some(40));
+        assert_eq!(pvd_blocks(&src, 17).unwrap(), None);
+        assert_eq!(pvd_blocks(&src, u64::MAX / 2048).unwrap(), None);
+        assert_eq!(pvd_blocks(&src, u64::MAX).unwrap(), None);
     }
 }

@@ -24,6 +24,8 @@ use std::collections::HashSet;
 
 use crate::error::{Error, Location, Result};
 
+use super::bytes::{u32_be, u32_le};
+
 /// Reads `len` bytes at absolute image byte offset `off` (through the block cache).
 pub(crate) type ReadBytes<'a> = &'a dyn Fn(u64, usize) -> Result<Vec<u8>>;
 
@@ -169,9 +171,8 @@ pub(crate) fn entries_located(
 /// Reads a both-endian 32-bit field (ECMA-119 7.3.3, 8 bytes) at `idx`,
 /// using its little-endian half. `None` if `data` is too short.
 pub(crate) fn u32_both(data: &[u8], idx: usize) -> Option<u32> {
-    let field = data.get(idx..idx.checked_add(8)?)?;
-    let le = u32::from_le_bytes([field[0], field[1], field[2], field[3]]);
-    let be = u32::from_be_bytes([field[4], field[5], field[6], field[7]]);
+    let le = u32_le(data, idx)?;
+    let be = u32_be(data, idx.checked_add(4)?)?;
     if le != be {
         log::debug!("SUSP: both-endian field disagrees (LE {le}, BE {be}); using LE");
     }
@@ -354,12 +355,13 @@ fn scan_area(
 ) -> Option<Continuation> {
     let mut ce = None;
     // Fewer than 4 bytes left cannot hold an entry header: padding (SUSP 4).
-    while let Some(rest) = area.get(pos..).filter(|r| r.len() >= 4) {
+    while let Some(rest @ &[s0, s1, len, version, ..]) = area.get(pos..) {
         let loc = offset_location(area_at, pos, block_size);
-        let sig = [rest[0], rest[1]];
-        let len = usize::from(rest[2]);
-        let version = rest[3];
-        if len < 4 || len > rest.len() {
+        let sig = [s0, s1];
+        let len = usize::from(len);
+        // The length counts the 4-byte header; `None` when it is below 4
+        // or runs past the area.
+        let Some(data) = rest.get(4..len) else {
             if rest.iter().all(|&b| b == 0) {
                 log::debug!("SUSP: zero padding at {loc}");
             } else {
@@ -376,8 +378,7 @@ fn scan_area(
                 );
             }
             break;
-        }
-        let data = &rest[4..len];
+        };
         pos += len;
         match &sig {
             b"ST" => break,
@@ -716,5 +717,24 @@ pub(crate) mod tests {
             offset_location(Location::sector(3), 5, 0),
             Location::at(3, 5)
         );
+    }
+
+    #[test]
+    fn short_fields_and_headers() {
+        let b = both(7);
+        assert_eq!(u32_both(&b, 0), Some(7));
+        assert_eq!(u32_both(&b[..7], 0), None);
+        assert_eq!(u32_both(&b, 1), None);
+        assert_eq!(u32_both(&b, usize::MAX - 2), None);
+        // An area that ends 1-3 bytes into an entry header.
+        let read = reader(&[]);
+        for tail in [&b"N"[..], b"NM", b"NM\x05"] {
+            let mut su = entry(b"PX", &[]);
+            su.extend_from_slice(tail);
+            assert_eq!(
+                sigs(&entries(&su, &SuspInfo::default(), 2048, AT, &read).unwrap()),
+                ["PX"]
+            );
+        }
     }
 }

@@ -119,10 +119,11 @@ pub(crate) fn read_set_from(src: &dyn ReadAt, first: u64) -> Result<DescriptorSe
             ));
             break;
         }
-        let mut buf = vec![0u8; SECTOR_SIZE as usize];
+        // A fixed-size sector: the constant offsets below are checked at compile time.
+        let mut buf = [0u8; SECTOR_SIZE as usize];
         src.read_exact_at(off, &mut buf)
             .map_err(|e| Error::io(off, buf.len(), e))?;
-        if buf.get(1..6) != Some(&STANDARD_ID[..]) {
+        if buf[1..6] != *STANDARD_ID {
             if i == 0 {
                 return Err(Error::NotRecognized(format!(
                     "no ISO 9660 volume descriptor (\"CD001\") at sector {first}"
@@ -212,9 +213,8 @@ pub(crate) fn parse_descriptor(
     };
     let at = Location::sector(sector);
     let short = || Error::corrupt(structure, at, "descriptor shorter than 2048 bytes");
-    if b.len() < SECTOR_SIZE as usize {
-        return Err(short());
-    }
+    // As a fixed-size array, the constant field ranges below cannot be out of bounds.
+    let b: &[u8; SECTOR_SIZE as usize] = b.first_chunk().ok_or_else(short)?;
     let volume_blocks = both_u32(b, 80, structure, at).ok_or_else(short)?;
     let block_size = u32::from(both_u16(b, 128, structure, at).ok_or_else(short)?);
     if !matches!(block_size, 512 | 1024 | 2048) {
@@ -235,8 +235,7 @@ pub(crate) fn parse_descriptor(
     if !root.is_dir() {
         log::warn!("{structure} at {at}: root directory record lacks the directory flag");
     }
-    let text = |r: std::ops::Range<usize>| -> String {
-        let raw = &b[r];
+    let text = |raw: &[u8]| -> String {
         if joliet_level.is_some() {
             joliet::decode_id(raw)
         } else {
@@ -245,17 +244,17 @@ pub(crate) fn parse_descriptor(
                 .to_string()
         }
     };
-    let volume_id = text(40..72);
+    let volume_id = text(&b[40..72]);
     let ids = vec![
-        ("system_id", text(8..40)),
+        ("system_id", text(&b[8..40])),
         ("volume_id", volume_id.clone()),
-        ("volume_set_id", text(190..318)),
-        ("publisher_id", text(318..446)),
-        ("data_preparer_id", text(446..574)),
-        ("application_id", text(574..702)),
-        ("copyright_file_id", text(702..739)),
-        ("abstract_file_id", text(739..776)),
-        ("bibliographic_file_id", text(776..813)),
+        ("volume_set_id", text(&b[190..318])),
+        ("publisher_id", text(&b[318..446])),
+        ("data_preparer_id", text(&b[446..574])),
+        ("application_id", text(&b[574..702])),
+        ("copyright_file_id", text(&b[702..739])),
+        ("abstract_file_id", text(&b[739..776])),
+        ("bibliographic_file_id", text(&b[776..813])),
     ];
     Ok(VolumeDescriptor {
         joliet_level,
@@ -405,5 +404,15 @@ pub(crate) mod tests {
         let many: Vec<_> = (0..70).map(|_| descriptor(1, b"P", 20, b"")).collect();
         let set = read_set(&image(&many)).unwrap();
         assert_eq!(set.warnings.len(), 1);
+    }
+
+    #[test]
+    fn short_descriptor_is_an_error() {
+        let pvd = descriptor(1, b"P", 20, b"");
+        for n in [0, 100, 2047] {
+            let e = parse_descriptor(&pvd[..n], 16, None).unwrap_err();
+            assert!(e.to_string().contains("shorter than 2048"), "{e}");
+        }
+        assert!(parse_descriptor(&pvd, 16, None).is_ok());
     }
 }

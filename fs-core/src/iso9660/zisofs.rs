@@ -30,6 +30,8 @@ use crate::error::{Error, Location, Result};
 use crate::node::{Decoder, Extent, FileData};
 use crate::source::ReadAt;
 
+use super::bytes::{array_at, copy_prefix, u32_le, u64_le};
+
 /// Magic of a zisofs v1 file header.
 const MAGIC_V1: [u8; 8] = [0x37, 0xE4, 0x53, 0x96, 0xC9, 0xDB, 0xD6, 0x07];
 /// Magic of a zisofs2 file header.
@@ -53,20 +55,23 @@ pub(crate) struct ZfEntry {
 /// Parses the data of a `ZF` entry (after the 4-byte SUSP header).
 /// `None` for an algorithm other than zisofs, or a short entry.
 pub(crate) fn parse_zf(d: &[u8], at: Location) -> Option<ZfEntry> {
-    if d.len() < 12 {
+    // Algorithm (2 bytes), header size / 4, log2 block size, size (8 bytes).
+    let (Some(&[a0, a1, header_words, log2_block]), Some(size_field)) =
+        (d.first_chunk::<4>(), array_at::<8>(d, 4))
+    else {
         log::warn!(
             "Rock Ridge ZF entry at {at} is {} bytes, too short",
             d.len()
         );
         return None;
-    }
-    let (version, size) = match &d[..2] {
-        b"pz" => (1, u64::from(u32::from_le_bytes([d[4], d[5], d[6], d[7]]))),
-        b"PZ" => {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&d[4..12]);
-            (2, u64::from_le_bytes(b))
+    };
+    let (version, size) = match &[a0, a1] {
+        // A both-endian u32 (ECMA-119 7.3.3): its little-endian half.
+        b"pz" => {
+            let [b0, b1, b2, b3, ..] = size_field;
+            (1, u64::from(u32::from_le_bytes([b0, b1, b2, b3])))
         }
+        b"PZ" => (2, u64::from_le_bytes(size_field)),
         other => {
             log::warn!(
                 "Rock Ridge ZF entry at {at}: unknown algorithm {:?}, content shown as stored",
@@ -77,8 +82,8 @@ pub(crate) fn parse_zf(d: &[u8], at: Location) -> Option<ZfEntry> {
     };
     Some(ZfEntry {
         version,
-        header_words: d[2],
-        log2_block: d[3],
+        header_words,
+        log2_block,
         size,
     })
 }
@@ -94,6 +99,51 @@ pub(crate) fn decoded(data: FileData, zf: ZfEntry, at: Location) -> FileData {
         last: Mutex::new(None),
     };
     data.with_decoder(zf.size, Arc::new(decoder))
+}
+
+/// The fields of a zisofs file header that we use.
+#[derive(Debug)]
+struct Header {
+    magic: [u8; 8],
+    /// Compression algorithm (zisofs2 only; 1 = zlib, v1 is always zlib).
+    algorithm: u8,
+    /// Size of the uncompressed content.
+    size: u64,
+    /// Size of the header, in bytes.
+    header_bytes: u64,
+    /// log2 of the block size.
+    log2_block: u8,
+}
+
+impl Header {
+    /// Bytes of header that hold the fields below: 16 (v1) or 24 (v2).
+    fn len(v2: bool) -> usize {
+        if v2 { 24 } else { 16 }
+    }
+
+    /// Parses the header at the start of `h`; `None` if `h` is too short.
+    fn parse(h: &[u8], v2: bool) -> Option<Header> {
+        let magic = array_at(h, 0)?;
+        if v2 {
+            // magic, version, header size / 4, algorithm, log2 block size, size (u64 LE).
+            Some(Header {
+                magic,
+                algorithm: *h.get(10)?,
+                size: u64_le(h, 12)?,
+                header_bytes: u64::from(*h.get(9)?) * 4,
+                log2_block: *h.get(11)?,
+            })
+        } else {
+            // magic, size (u32 LE), header size / 4, log2 block size, reserved.
+            Some(Header {
+                magic,
+                algorithm: 1,
+                size: u64::from(u32_le(h, 8)?),
+                header_bytes: u64::from(*h.get(12)?) * 4,
+                log2_block: *h.get(13)?,
+            })
+        }
+    }
 }
 
 /// The block pointers of one file, read from its header.
@@ -136,8 +186,13 @@ impl ZisofsDecoder {
         let mut out = vec![0u8; len];
         let mut done = 0usize;
         for (extent, within, n) in self.stored.map(offset, len as u64) {
-            let n = n as usize;
-            let piece = &mut out[done..done + n];
+            let n = usize::try_from(n).unwrap_or(usize::MAX);
+            let Some(piece) = out.get_mut(done..done.saturating_add(n)) else {
+                return Err(self.corrupt(
+                    "zisofs file",
+                    format!("extent map gives more than the {len} bytes asked at {offset}"),
+                ));
+            };
             match extent {
                 Extent::Zero { .. } => piece.fill(0),
                 Extent::Recorded { start, .. } => {
@@ -162,23 +217,23 @@ impl ZisofsDecoder {
     fn load_table(&self, image: &dyn ReadAt) -> Result<Table> {
         const H: &str = "zisofs header";
         let v2 = self.zf.version == 2;
-        let head_len = if v2 { 24 } else { 16 };
+        let head_len = Header::len(v2);
         let h = self.read_stored(image, 0, head_len)?;
-        let (magic, size, header_bytes, log2) = if v2 {
-            if h[10] != 1 {
-                return Err(Error::Unsupported(format!(
-                    "zisofs2 algorithm {} at {} (only zlib is supported)",
-                    h[10], self.at
-                )));
-            }
-            let mut s = [0u8; 8];
-            s.copy_from_slice(&h[12..20]);
-            (&h[..8], u64::from_le_bytes(s), u64::from(h[9]) * 4, h[11])
-        } else {
-            let size = u64::from(u32::from_le_bytes([h[8], h[9], h[10], h[11]]));
-            (&h[..8], size, u64::from(h[12]) * 4, h[13])
-        };
-        if magic != if v2 { &MAGIC_V2[..] } else { &MAGIC_V1[..] } {
+        let Header {
+            magic,
+            algorithm,
+            size,
+            header_bytes,
+            log2_block: log2,
+        } = Header::parse(&h, v2)
+            .ok_or_else(|| self.corrupt(H, format!("header shorter than {head_len} bytes")))?;
+        if algorithm != 1 {
+            return Err(Error::Unsupported(format!(
+                "zisofs2 algorithm {algorithm} at {} (only zlib is supported)",
+                self.at
+            )));
+        }
+        if magic != if v2 { MAGIC_V2 } else { MAGIC_V1 } {
             return Err(self.corrupt(H, "bad magic number"));
         }
         if size != self.zf.size {
@@ -223,14 +278,12 @@ impl ZisofsDecoder {
                 ),
             ));
         }
+        // `count` <= MAX_POINTERS: the table is at most 128 MiB.
         let raw = self.read_stored(image, header_bytes, (count * psize) as usize)?;
+        // Little-endian pointers of `psize` (4 or 8) bytes.
         let pointers = raw
             .chunks_exact(psize as usize)
-            .map(|c| {
-                let mut b = [0u8; 8];
-                b[..c.len()].copy_from_slice(c);
-                u64::from_le_bytes(b)
-            })
+            .map(|c| c.iter().rev().fold(0u64, |p, &b| (p << 8) | u64::from(b)))
             .collect();
         Ok(Table {
             block_size,
@@ -247,9 +300,15 @@ impl ZisofsDecoder {
             }
         }
         const B: &str = "zisofs block";
-        let want = (self.zf.size - n * t.block_size).min(t.block_size) as usize;
-        let i = n as usize;
-        let (Some(&start), Some(&end)) = (t.pointers.get(i), t.pointers.get(i + 1)) else {
+        // At most one block (<= 1 MiB); callers ask only for blocks before the end.
+        let want = self
+            .zf
+            .size
+            .saturating_sub(n.saturating_mul(t.block_size))
+            .min(t.block_size) as usize;
+        let i = usize::try_from(n).unwrap_or(usize::MAX);
+        let (Some(&start), Some(&end)) = (t.pointers.get(i), t.pointers.get(i.saturating_add(1)))
+        else {
             return Err(self.corrupt(B, format!("block {n} has no pointer")));
         };
         let out = if start == end {
@@ -308,12 +367,14 @@ impl Decoder for ZisofsDecoder {
             let pos = offset + done as u64;
             let n = pos / t.block_size;
             let block = self.block(image, &t, n)?;
-            let within = (pos - n * t.block_size) as usize;
-            let take = block.len().saturating_sub(within).min(want - done);
+            // `pos % block_size` < block size <= 1 MiB.
+            let within = (pos % t.block_size) as usize;
+            let from = block.get(within..).unwrap_or_default();
+            let to = buf.get_mut(done..want).unwrap_or_default();
+            let take = copy_prefix(to, from);
             if take == 0 {
                 break;
             }
-            buf[done..done + take].copy_from_slice(&block[within..within + take]);
             done += take;
         }
         Ok(done)
@@ -466,5 +527,34 @@ mod tests {
         // A huge claimed size with a tiny extent.
         let (img, data) = file(compress(b"abc", false, 15), 1, 15, u64::MAX);
         assert!(read_all(&img, &data, 0, 1).is_err());
+    }
+
+    #[test]
+    fn short_zf_entries_and_headers() {
+        let v2 = [b'P', b'Z', 6, 17, 0x40, 0x42, 0x0f, 0, 0, 0, 0, 0];
+        for n in 0..v2.len() {
+            assert!(parse_zf(&v2[..n], Location::sector(0)).is_none());
+        }
+        for v2 in [false, true] {
+            let h = compress(&sample(), v2, 17);
+            // The last field used ends at byte 14 (v1) or 20 (v2); reserved bytes follow.
+            let used = if v2 { 20 } else { 14 };
+            for n in 0..used {
+                assert!(Header::parse(&h[..n], v2).is_none());
+            }
+            assert!(Header::parse(&h[..used], v2).is_some());
+            assert!(Header::parse(&h[..Header::len(v2)], v2).is_some());
+        }
+    }
+
+    #[test]
+    fn extent_shorter_than_the_header_is_an_error() {
+        let good = compress(&sample(), true, 17);
+        let size = sample().len() as u64;
+        for n in [0, 8, 23] {
+            let (img, data) = file(good[..n].to_vec(), 2, 17, size);
+            let e = read_all(&img, &data, 0, 10).unwrap_err().to_string();
+            assert!(e.contains("zisofs file"), "{e}");
+        }
     }
 }
