@@ -39,7 +39,14 @@ pub trait ReadAt: Send + Sync {
                     ));
                 }
                 Ok(n) => {
-                    buf = &mut buf[n..];
+                    let asked = buf.len();
+                    // A source that claims more than it was asked for is broken.
+                    let Some(rest) = std::mem::take(&mut buf).get_mut(n..) else {
+                        return Err(io::Error::other(format!(
+                            "a read of {asked} bytes at byte {offset} reported {n}"
+                        )));
+                    };
+                    buf = rest;
                     offset += n as u64;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -48,6 +55,23 @@ pub trait ReadAt: Send + Sync {
         }
         Ok(())
     }
+}
+
+/// The front of `buf` that a read at `offset` of a `len`-byte source can
+/// fill: all of it, or the bytes up to the source's end (none past it).
+pub(crate) fn clip(buf: &mut [u8], offset: u64, len: u64) -> &mut [u8] {
+    let avail = usize::try_from(len.saturating_sub(offset)).unwrap_or(usize::MAX);
+    let n = buf.len().min(avail);
+    buf.get_mut(..n).unwrap_or_default()
+}
+
+/// Copies the bytes `dst` and `src` both have room for; returns how many.
+pub(crate) fn copy_prefix(dst: &mut [u8], src: &[u8]) -> usize {
+    let n = dst.len().min(src.len());
+    if let (Some(d), Some(s)) = (dst.get_mut(..n), src.get(..n)) {
+        d.copy_from_slice(s);
+    }
+    n
 }
 
 impl<T: ReadAt + ?Sized> ReadAt for std::sync::Arc<T> {
