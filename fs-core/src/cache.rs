@@ -170,6 +170,16 @@ mod tests {
     }
 
     #[test]
+    fn reads_at_and_past_the_end_are_short_not_panics() {
+        let c = BlockCache::new(MemSource::new(pattern(3000)), 1024, 64 * 1024);
+        let mut buf = vec![0u8; 4096];
+        assert_eq!(c.read_at(2000, &mut buf).unwrap(), 1000);
+        assert_eq!(c.read_at(3000, &mut buf).unwrap(), 0);
+        assert_eq!(c.read_at(u64::MAX, &mut buf).unwrap(), 0);
+        assert_eq!(c.read_at(0, &mut []).unwrap(), 0);
+    }
+
+    #[test]
     fn counts_hits_and_misses_and_stays_bounded() {
         let data = pattern(1 << 20);
         // 16 shards x 1 block of 1 KiB.
