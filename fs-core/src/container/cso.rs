@@ -295,21 +295,18 @@ fn inflate_raw(data: &[u8], out: &mut [u8]) -> std::result::Result<(), String> {
     let mut buf = vec![0u8; out.len() + 1];
     d.decompress(data, &mut buf, flate2::FlushDecompress::Finish)
         .map_err(|e| e.to_string())?;
-    let got = d.total_out();
-    match buf.get(..out.len()) {
-        Some(decoded) if got == out.len() as u64 => {
+    let (got, want) = (d.total_out(), out.len());
+    match buf.get(..want) {
+        Some(decoded) if got == want as u64 => {
             out.copy_from_slice(decoded);
             Ok(())
         }
-        _ => Err(format!(
-            "decompresses to {}{got} bytes, expected {}",
-            if got > out.len() as u64 {
-                "more than "
-            } else {
-                ""
-            },
-            out.len()
-        )),
+        _ => {
+            let more = if got > want as u64 { "more than " } else { "" };
+            Err(format!(
+                "decompresses to {more}{got} bytes, expected {want}"
+            ))
+        }
     }
 }
 
