@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use lru::LruCache;
 use parking_lot::Mutex;
 
-use crate::source::ReadAt;
+use crate::source::{ReadAt, clip, copy_prefix};
 
 /// Default block size: 32 KiB, sixteen 2048-byte sectors.
 pub const DEFAULT_BLOCK_SIZE: usize = 32 * 1024;
@@ -97,15 +97,18 @@ impl<S: ReadAt> BlockCache<S> {
         }
     }
 
-    fn shard(&self, index: u64) -> &Shard {
-        // Neighbouring blocks land in different shards.
-        &self.shards[(index % SHARDS as u64) as usize]
+    fn shard(&self, index: u64) -> io::Result<&Shard> {
+        // Neighbouring blocks land in different shards; `new` makes all SHARDS.
+        self.shards
+            .get((index % SHARDS as u64) as usize)
+            .ok_or_else(|| io::Error::other(format!("no cache shard for block {index}")))
     }
 
     /// Returns block `index`, reading it from the source on a miss. The last
     /// block of the source may be shorter than the block size.
     fn block(&self, index: u64) -> io::Result<Arc<[u8]>> {
-        if let Some(b) = self.shard(index).lock().get(&index) {
+        let shard = self.shard(index)?;
+        if let Some(b) = shard.lock().get(&index) {
             self.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(Arc::clone(b));
         }
@@ -116,29 +119,24 @@ impl<S: ReadAt> BlockCache<S> {
         // Read outside the lock: a slow source must not stall other readers of the shard.
         self.inner.read_exact_at(start, &mut buf)?;
         let block: Arc<[u8]> = buf.into();
-        self.shard(index).lock().put(index, Arc::clone(&block));
+        shard.lock().put(index, Arc::clone(&block));
         Ok(block)
     }
 }
 
 impl<S: ReadAt> ReadAt for BlockCache<S> {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        let len = self.inner.len();
-        if offset >= len || buf.is_empty() {
-            return Ok(0);
-        }
-        let want = (buf.len() as u64).min(len - offset) as usize;
+        let buf = clip(buf, offset, self.inner.len());
         let bs = self.block_size as u64;
         let mut done = 0usize;
-        while done < want {
+        while let Some(out) = buf.get_mut(done..).filter(|o| !o.is_empty()) {
             let pos = offset + done as u64;
             let block = self.block(pos / bs)?;
             let within = (pos % bs) as usize;
-            if within >= block.len() {
+            let n = copy_prefix(out, block.get(within..).unwrap_or_default());
+            if n == 0 {
                 break;
             }
-            let n = (block.len() - within).min(want - done);
-            buf[done..done + n].copy_from_slice(&block[within..within + n]);
             done += n;
         }
         Ok(done)
@@ -169,6 +167,16 @@ mod tests {
             assert_eq!(n, end.saturating_sub(off));
             assert_eq!(&buf[..n], &data[off.min(end)..end]);
         }
+    }
+
+    #[test]
+    fn reads_at_and_past_the_end_are_short_not_panics() {
+        let c = BlockCache::new(MemSource::new(pattern(3000)), 1024, 64 * 1024);
+        let mut buf = vec![0u8; 4096];
+        assert_eq!(c.read_at(2000, &mut buf).unwrap(), 1000);
+        assert_eq!(c.read_at(3000, &mut buf).unwrap(), 0);
+        assert_eq!(c.read_at(u64::MAX, &mut buf).unwrap(), 0);
+        assert_eq!(c.read_at(0, &mut []).unwrap(), 0);
     }
 
     #[test]

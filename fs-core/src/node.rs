@@ -410,9 +410,14 @@ impl FileData {
         let first = self.starts.partition_point(|&s| s <= offset);
         let mut pos = offset;
         let head = (first == 0).then_some(0);
-        let tail = &self.starts[first.saturating_sub(1).min(self.starts.len())..];
+        let tail = self
+            .starts
+            .get(first.saturating_sub(1)..)
+            .unwrap_or_default();
         let starts = head.into_iter().chain(tail.iter().copied());
-        self.extents[first.min(self.extents.len())..]
+        self.extents
+            .get(first..)
+            .unwrap_or_default()
             .iter()
             .zip(starts)
             .map_while(move |(e, start)| {

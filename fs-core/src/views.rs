@@ -154,13 +154,13 @@ pub(crate) fn report(src: &Arc<dyn ReadAt>, views: &[View], shown: View) -> View
         });
         out.views.push(ViewSummary { view, root_entries });
     }
-    let udf = opened.iter().position(|(v, _)| *v == View::Udf);
+    let udf = opened.iter().find(|(v, _)| *v == View::Udf);
     let iso = opened
         .iter()
-        .position(|(v, _)| *v == shown && *v != View::Udf)
-        .or_else(|| opened.iter().position(|(v, _)| *v != View::Udf));
-    if let (Some(u), Some(i)) = (udf, iso) {
-        out.notes = compare(&*opened[u].1, &*opened[i].1, opened[i].0);
+        .find(|(v, _)| *v == shown && *v != View::Udf)
+        .or_else(|| opened.iter().find(|(v, _)| *v != View::Udf));
+    if let (Some((_, udf)), Some((iso_view, iso))) = (udf, iso) {
+        out.notes = compare(&**udf, &**iso, *iso_view);
     }
     out
 }

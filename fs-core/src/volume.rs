@@ -149,6 +149,11 @@ pub struct Directory {
     problems: Vec<Error>,
 }
 
+/// The name of entry `i` of a name index (every index in it is an entry's).
+fn name_at(entries: &[DirEntry], i: u32) -> &str {
+    entries.get(i as usize).map_or("", |e| e.name.as_str())
+}
+
 impl Directory {
     /// Entries in on-disk order.
     pub fn entries(&self) -> &[DirEntry] {
@@ -159,9 +164,9 @@ impl Directory {
     pub fn get(&self, name: &str) -> Option<&DirEntry> {
         let at = self
             .by_name
-            .binary_search_by(|&i| self.entries[i as usize].name.as_str().cmp(name))
+            .binary_search_by(|&i| name_at(&self.entries, i).cmp(name))
             .ok()?;
-        Some(&self.entries[self.by_name[at] as usize])
+        self.entries.get(*self.by_name.get(at)? as usize)
     }
 
     /// Sorts the name index once all entries are in (their count was
@@ -169,7 +174,7 @@ impl Directory {
     fn index(&mut self) {
         let entries = &self.entries;
         let mut by_name: Vec<u32> = (0..entries.len() as u32).collect();
-        by_name.sort_unstable_by(|&a, &b| entries[a as usize].name.cmp(&entries[b as usize].name));
+        by_name.sort_unstable_by(|&a, &b| name_at(entries, a).cmp(name_at(entries, b)));
         self.by_name = by_name;
     }
 
@@ -186,7 +191,9 @@ impl Directory {
             }
             m
         });
-        folded.get(&name.to_lowercase()).map(|&i| &self.entries[i])
+        folded
+            .get(&name.to_lowercase())
+            .and_then(|&i| self.entries.get(i))
     }
 
     /// Entries of this directory that could not be read (left out of the listing).
@@ -675,7 +682,10 @@ impl Volume {
             let mut done = 0;
             while done < want {
                 let at = offset + done as u64;
-                let n = decoder.read_at(&*self.meta, at, &mut buf[done..want])?;
+                let Some(out) = buf.get_mut(done..want) else {
+                    break;
+                };
+                let n = decoder.read_at(&*self.meta, at, out)?;
                 if n == 0 {
                     break;
                 }
@@ -686,7 +696,10 @@ impl Volume {
         let mut done = 0usize;
         for (extent, within, n) in node.info.data.map(offset, buf.len() as u64) {
             let n = n as usize;
-            let out = &mut buf[done..done + n];
+            // `map` clips to the buffer's length: the piece always fits.
+            let Some(out) = buf.get_mut(done..done + n) else {
+                break;
+            };
             match extent {
                 Extent::Zero { .. } => out.fill(0),
                 Extent::Recorded { start, .. } => {

@@ -142,12 +142,16 @@ pub(crate) fn parse(text: &str) -> Result<Vec<CcdTrack>> {
         });
     }
     out.sort_by_key(|t| t.lba);
-    for i in 0..out.len() {
-        let end = match out.get(i + 1) {
-            Some(next) => Some(next.lba),
-            None => leadout.and_then(|l| u64::try_from(l).ok()),
-        };
-        out[i].sectors = end.map(|e| e.saturating_sub(out[i].lba));
+    // Each track ends where the next starts, the last at the lead-out.
+    let leadout = leadout.and_then(|l| u64::try_from(l).ok());
+    let ends: Vec<Option<u64>> = out
+        .iter()
+        .skip(1)
+        .map(|t| Some(t.lba))
+        .chain([leadout])
+        .collect();
+    for (t, end) in out.iter_mut().zip(ends) {
+        t.sectors = end.map(|e| e.saturating_sub(t.lba));
     }
     Ok(out)
 }

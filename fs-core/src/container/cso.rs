@@ -21,7 +21,7 @@ use std::sync::Arc;
 use super::ContainerInfo;
 use crate::cache::BlockCache;
 use crate::error::{Error, Location, Result};
-use crate::source::ReadAt;
+use crate::source::{ReadAt, clip, copy_prefix};
 
 /// Size of the fixed header.
 const HEADER_LEN: u64 = 24;
@@ -295,16 +295,19 @@ fn inflate_raw(data: &[u8], out: &mut [u8]) -> std::result::Result<(), String> {
     let mut buf = vec![0u8; out.len() + 1];
     d.decompress(data, &mut buf, flate2::FlushDecompress::Finish)
         .map_err(|e| e.to_string())?;
-    let got = d.total_out() as usize;
-    if got != out.len() {
-        return Err(format!(
-            "decompresses to {}{got} bytes, expected {}",
-            if got > out.len() { "more than " } else { "" },
-            out.len()
-        ));
+    let (got, want) = (d.total_out(), out.len());
+    match buf.get(..want) {
+        Some(decoded) if got == want as u64 => {
+            out.copy_from_slice(decoded);
+            Ok(())
+        }
+        _ => {
+            let more = if got > want as u64 { "more than " } else { "" };
+            Err(format!(
+                "decompresses to {more}{got} bytes, expected {want}"
+            ))
+        }
     }
-    out.copy_from_slice(&buf[..got]);
-    Ok(())
 }
 
 /// Decompresses one raw LZ4 block into exactly `out`.
@@ -322,7 +325,10 @@ fn lz4_block(data: &[u8], out: &mut [u8], align: u64) -> std::result::Result<(),
     let zeros = data.iter().rev().take_while(|&&b| b == 0).count();
     let mut first_err = None;
     for cut in 0..=max_pad.min(zeros) {
-        match lz4_flex::block::decompress_into(&data[..data.len() - cut], out) {
+        let Some(input) = data.len().checked_sub(cut).and_then(|n| data.get(..n)) else {
+            break;
+        };
+        match lz4_flex::block::decompress_into(input, out) {
             Ok(got) if got == out.len() => return Ok(()),
             Ok(got) => {
                 first_err.get_or_insert(format!(
@@ -340,31 +346,34 @@ fn lz4_block(data: &[u8], out: &mut [u8], align: u64) -> std::result::Result<(),
 
 impl ReadAt for CsoBlocks {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        if offset >= self.size || buf.is_empty() {
-            return Ok(0);
-        }
-        let want = (buf.len() as u64).min(self.size - offset) as usize;
+        let buf = clip(buf, offset, self.size);
         let bs = u64::from(self.block_size);
         let mut done = 0usize;
         let mut block = Vec::new();
-        while done < want {
+        while let Some(rest) = buf.get_mut(done..).filter(|r| !r.is_empty()) {
             let pos = offset + done as u64;
             let n = pos / bs;
             let block_start = n * bs;
             let block_len = (self.size - block_start).min(bs) as usize;
             let within = (pos - block_start) as usize;
-            let take = (block_len - within).min(want - done);
-            if within == 0 && take == block_len {
-                // Whole block: decompress straight into the caller's buffer.
-                self.block(n, &mut buf[done..done + block_len])
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-            } else {
-                block.resize(block_len, 0);
-                self.block(n, &mut block)
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-                buf[done..done + take].copy_from_slice(&block[within..within + take]);
+            let took = match rest.get_mut(..block_len) {
+                Some(whole) if within == 0 => {
+                    // Whole block: decompress straight into the caller's buffer.
+                    self.block(n, whole)
+                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                    block_len
+                }
+                _ => {
+                    block.resize(block_len, 0);
+                    self.block(n, &mut block)
+                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                    copy_prefix(rest, block.get(within..).unwrap_or_default())
+                }
+            };
+            if took == 0 {
+                break;
             }
-            done += take;
+            done += took;
         }
         Ok(done)
     }
@@ -554,5 +563,17 @@ mod tests {
         assert!(e.contains("CSO index") && e.contains("block 0"), "{e}");
         let e = r.read_exact_at(3 * 2048, &mut b).unwrap_err().to_string();
         assert!(e.contains("CSO block") && e.contains("block 3"), "{e}");
+    }
+
+    #[test]
+    fn short_and_empty_blocks_decode_to_errors() {
+        let mut out = [0u8; 16];
+        assert!(inflate_raw(&[], &mut out).is_err());
+        assert!(inflate_raw(&deflate(&[1; 15]), &mut out).is_err());
+        assert!(inflate_raw(&deflate(&[1; 17]), &mut out).is_err());
+        assert!(inflate_raw(&deflate(&[1; 16]), &mut out).is_ok());
+        // All-zero input with a large alignment: every cut, down to nothing.
+        assert!(lz4_block(&[0; 8], &mut out, 1 << 31).is_err());
+        assert!(lz4_block(&[], &mut out, 1 << 31).is_err());
     }
 }

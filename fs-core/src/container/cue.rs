@@ -175,10 +175,11 @@ pub(crate) fn parse(text: &str) -> Result<CueSheet> {
                     .unwrap_or("")
                     .trim_start()
                     .starts_with('"');
-                let name = if quoted || w.len() <= 3 {
-                    w[1].clone()
-                } else {
-                    w[1..w.len() - 1].join(" ")
+                let name = match w.get(1..) {
+                    Some([name, ..]) if quoted => name.clone(),
+                    Some([name] | [name, _]) => name.clone(),
+                    Some([names @ .., _type]) => names.join(" "),
+                    _ => String::new(),
                 };
                 if name.is_empty() {
                     return Err(err(here, line_no, "FILE with an empty file name"));
@@ -267,13 +268,11 @@ pub(crate) fn layout(
     for (fi, file) in sheet.files.iter().enumerate() {
         let mut base = 0u64; // byte offset of the current track's first stored frame
         let mut end = disc;
+        let mut prev: Option<&CueTrack> = None;
         for (j, t) in file.tracks.iter().enumerate() {
             let index1 = u64::from(t.index1.unwrap_or(0));
             let first = begin(t);
-            if j == 0 {
-                base = first * t.mode.sector_size();
-            } else {
-                let prev = &file.tracks[j - 1];
+            if let Some(prev) = prev.replace(t) {
                 let pb = begin(prev);
                 let step = first.checked_sub(pb).ok_or_else(|| {
                     err(
@@ -283,6 +282,8 @@ pub(crate) fn layout(
                     )
                 })?;
                 base += step * prev.mode.sector_size();
+            } else {
+                base = first * t.mode.sector_size();
             }
             disc += u64::from(t.pregap);
             let offset = base + (index1 - first) * t.mode.sector_size();

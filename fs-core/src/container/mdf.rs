@@ -43,7 +43,8 @@ fn corrupt(at: usize, reason: impl Into<String>) -> Error {
 }
 
 fn le(b: &[u8], at: usize, n: usize) -> Result<u64> {
-    let s = b.get(at..at + n).ok_or_else(|| {
+    let field = at.checked_add(n).and_then(|end| b.get(at..end));
+    let s = field.ok_or_else(|| {
         corrupt(
             at,
             format!(
@@ -75,18 +76,20 @@ pub(crate) fn parse(b: &[u8]) -> Result<Vec<MdsTrack>> {
     if sessions == 0 {
         return Err(corrupt(0x14, "no sessions"));
     }
+    // Offsets from the file are u32: on a 32-bit target they may not fit
+    // `usize` arithmetic, and then read as "past the end".
     let s = le(b, 0x50, 4)? as usize;
-    let blocks = le(b, s + 0x0A, 1)? as usize;
-    let tracks_at = le(b, s + 0x14, 4)? as usize;
+    let blocks = le(b, s.saturating_add(0x0A), 1)? as usize;
+    let tracks_at = le(b, s.saturating_add(0x14), 4)? as usize;
     let mut out = Vec::new();
     for i in 0..blocks {
-        let t = tracks_at + i * 80;
-        let point = le(b, t + 4, 1)? as u8;
+        let t = tracks_at.saturating_add(i * 80);
+        let point = le(b, t.saturating_add(4), 1)? as u8;
         if !(1..=99).contains(&point) {
             continue;
         }
         let code = le(b, t, 1)? as u8;
-        let size = le(b, t + 0x10, 2)?;
+        let size = le(b, t.saturating_add(0x10), 2)?;
         let mode = match (code & 0x0F, size) {
             (0x09, _) => TrackMode::Audio,
             (0x0A, 2048) => TrackMode::Mode1Cooked,
@@ -111,10 +114,14 @@ pub(crate) fn parse(b: &[u8]) -> Result<Vec<MdsTrack>> {
                 format!("track {point}: audio with {size}-byte sectors"),
             ));
         }
-        let lba = le(b, t + 0x24, 4)? as u32;
-        let offset = le(b, t + 0x28, 8)?;
-        let extra = le(b, t + 0x0C, 4)? as usize;
-        let sectors = if extra == 0 { 0 } else { le(b, extra + 4, 4)? };
+        let lba = le(b, t.saturating_add(0x24), 4)? as u32;
+        let offset = le(b, t.saturating_add(0x28), 8)?;
+        let extra = le(b, t.saturating_add(0x0C), 4)? as usize;
+        let sectors = if extra == 0 {
+            0
+        } else {
+            le(b, extra.saturating_add(4), 4)?
+        };
         out.push(MdsTrack {
             number: point,
             mode,
@@ -200,5 +207,16 @@ pub(crate) mod tests {
             b[i] ^= 0xFF;
             let _ = parse(&b);
         }
+    }
+
+    #[test]
+    fn offsets_at_the_end_of_the_address_space_are_errors() {
+        assert!(le(&[0; 8], usize::MAX, 4).is_err());
+        assert!(le(&[0; 8], 6, 4).is_err());
+        assert_eq!(le(&[1, 2, 3], 1, 2).unwrap(), 0x0302);
+        // Session and track block offsets at u32::MAX.
+        let mut b = mds(&[(0xAA, 2048, 10)]);
+        b[0x50..0x54].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(matches!(parse(&b), Err(Error::Corrupt { .. })));
     }
 }

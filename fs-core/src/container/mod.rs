@@ -82,6 +82,11 @@ fn track_details(tracks: &[TrackDesc]) -> Vec<(&'static str, String)> {
         .collect()
 }
 
+/// The `N` bytes at `at` in `b`, or `None` when `b` ends first.
+fn array_at<const N: usize>(b: &[u8], at: usize) -> Option<[u8; N]> {
+    b.get(at..at.checked_add(N)?)?.try_into().ok()
+}
+
 /// Opens a file a container names, with an error that says which file.
 fn open_file(path: &Path) -> Result<Arc<dyn ReadAt>> {
     // Only regular files: a FIFO named by a cue sheet would block the open.
@@ -317,17 +322,18 @@ fn sniff_raw(src: &dyn ReadAt) -> Result<Option<TrackMode>> {
             let mut sec = vec![0; ss as usize];
             src.read_exact_at(at, &mut sec)
                 .map_err(|e| Error::io(at, sec.len(), e))?;
-            if ss != 2336
-                && (sec[..12] != SYNC
-                    || sec[15] != if mode.data_offset() == Some(16) { 1 } else { 2 })
-            {
+            // Sync, then the header's mode byte (ECMA-130 14.2): 1 or 2.
+            let mode_byte = if mode.data_offset() == Some(16) { 1 } else { 2 };
+            if ss != 2336 && (!sec.starts_with(&SYNC) || sec.get(15) != Some(&mode_byte)) {
                 continue;
             }
-            let user = &sec[off as usize..];
+            // A volume descriptor's identifier follows its type byte; an
+            // anchor's tag identifier is its first two bytes.
+            let user = sec.get(off as usize..).unwrap_or_default();
             let hit = if want.len() == 5 {
-                &user[1..6] == want
+                user.get(1..6) == Some(want)
             } else {
-                user[..2] == *want
+                user.starts_with(want)
             };
             if hit {
                 return Ok(true);
@@ -384,17 +390,19 @@ fn open_cue(
     let paths: Vec<PathBuf> = sheet.files.iter().map(|f| resolve(&f.name)).collect();
     let is_image = |p: &Path| image.as_ref().is_some_and(|(ip, _)| same_file(ip, p));
     let file_len = |i: usize| -> Option<u64> {
-        if is_image(&paths[i]) {
+        let path = paths.get(i)?;
+        if is_image(path) {
             return image.as_ref().map(|(_, s)| s.len());
         }
-        std::fs::metadata(&paths[i]).ok().map(|m| m.len())
+        std::fs::metadata(path).ok().map(|m| m.len())
     };
     let placed = cue::layout(&sheet, &file_len)?;
     let data = placed
         .iter()
         .find(|t| t.mode != TrackMode::Audio)
         .ok_or_else(no_data_track)?;
-    let data_path = &paths[data.file];
+    // `layout` numbers the files of the sheet, whose paths these are.
+    let data_path = paths.get(data.file).ok_or_else(no_data_track)?;
     let src = match &image {
         Some((_, s)) if is_image(data_path) => s.clone(),
         _ => open_file(data_path)?,

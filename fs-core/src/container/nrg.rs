@@ -68,6 +68,23 @@ fn be(b: &[u8]) -> u64 {
     b.iter().fold(0, |a, &x| (a << 8) | u64::from(x))
 }
 
+/// The big-endian number in `n` bytes at `at` of a chunk's track entry
+/// `entry`; an error naming the track when the entry is too short.
+fn be_field(entry: &[u8], at: usize, n: usize, track: usize, chunk_at: u64) -> Result<u64> {
+    at.checked_add(n)
+        .and_then(|end| entry.get(at..end))
+        .map(be)
+        .ok_or_else(|| {
+            corrupt(
+                chunk_at,
+                format!(
+                    "track {track}: {}-byte entry has no {n}-byte field at {at}",
+                    entry.len()
+                ),
+            )
+        })
+}
+
 fn mode(code: u8) -> Option<TrackMode> {
     Some(match code {
         0x00 => TrackMode::Mode1Cooked,
@@ -84,17 +101,19 @@ fn mode(code: u8) -> Option<TrackMode> {
 
 /// Looks for an NRG footer; `Ok(None)` when there is none.
 pub(crate) fn detect(src: &dyn ReadAt) -> Result<Option<(u8, u64)>> {
-    let len = src.len();
-    if len >= 12 {
-        let f = read(src, len - 12, 12)?;
-        if &f[..4] == b"NER5" {
-            return Ok(Some((2, be(&f[4..]))));
+    let Some(at) = src.len().checked_sub(12) else {
+        return Ok(None);
+    };
+    let mut footer = [0u8; 12];
+    src.read_exact_at(at, &mut footer)
+        .map_err(|e| Error::io(at, footer.len(), e))?;
+    Ok(match footer {
+        [b'N', b'E', b'R', b'5', first @ ..] => Some((2, u64::from_be_bytes(first))),
+        [_, _, _, _, b'N', b'E', b'R', b'O', first @ ..] => {
+            Some((1, u64::from(u32::from_be_bytes(first))))
         }
-        if &f[4..8] == b"NERO" {
-            return Ok(Some((1, be(&f[8..]))));
-        }
-    }
-    Ok(None)
+        _ => None,
+    })
 }
 
 /// Walks the chunk chain starting at `first` (from the footer of `version`).
@@ -114,9 +133,12 @@ pub(crate) fn parse(src: &dyn ReadAt, version: u8, first: u64) -> Result<Nrg> {
         if pos + 8 > limit {
             return Err(corrupt(pos, "chunk list runs into the footer without END!"));
         }
-        let h = read(src, pos, 8)?;
-        let id: [u8; 4] = [h[0], h[1], h[2], h[3]];
-        let size = be(&h[4..8]);
+        let mut header = [0u8; 8];
+        src.read_exact_at(pos, &mut header)
+            .map_err(|e| Error::io(pos, header.len(), e))?;
+        let [a, b, c, d, size @ ..] = header;
+        let id = [a, b, c, d];
+        let size = u64::from(u32::from_be_bytes(size));
         if &id == b"END!" {
             if tracks.is_empty() {
                 return Err(corrupt(
@@ -164,24 +186,17 @@ pub(crate) fn parse(src: &dyn ReadAt, version: u8, first: u64) -> Result<Nrg> {
 }
 
 fn dao(data: &[u8], wide: bool, at: u64) -> Result<Vec<NrgTrack>> {
-    let per = if wide { 42 } else { 30 };
-    if data.len() < 22 {
+    let (per, width) = if wide { (42, 8) } else { (30, 4) };
+    let Some(entries) = data.get(22..) else {
         return Err(corrupt(at, "DAO chunk shorter than its 22-byte header"));
-    }
-    let count = (data.len() - 22) / per;
+    };
     let mut out = Vec::new();
-    for i in 0..count {
-        let t = &data[22 + i * per..22 + (i + 1) * per];
-        let sector = be(&t[12..14]);
-        let code = t[14];
-        let o = |k: usize| {
-            if wide {
-                be(&t[18 + k * 8..26 + k * 8])
-            } else {
-                be(&t[18 + k * 4..22 + k * 4])
-            }
-        };
-        let (_i0, i1, end) = (o(0), o(1), o(2));
+    for (i, t) in entries.chunks_exact(per).enumerate() {
+        let field = |o, n| be_field(t, o, n, i + 1, at);
+        let sector = field(12, 2)?;
+        let code = field(14, 1)? as u8;
+        // Index 0, index 1 and end offsets follow the mode and 3 spare bytes.
+        let (i1, end) = (field(18 + width, width)?, field(18 + 2 * width, width)?);
         let m = mode(code).ok_or_else(|| {
             corrupt(
                 at,
@@ -216,12 +231,10 @@ fn dao(data: &[u8], wide: bool, at: u64) -> Result<Vec<NrgTrack>> {
 fn tao(data: &[u8], wide: bool, at: u64, image_len: u64) -> Result<Vec<NrgTrack>> {
     let per = if wide { 32 } else { 20 };
     let mut out = Vec::new();
+    let width = if wide { 8 } else { 4 };
     for (i, t) in data.chunks_exact(per).enumerate() {
-        let (off, len, code) = if wide {
-            (be(&t[0..8]), be(&t[8..16]), be(&t[16..20]))
-        } else {
-            (be(&t[0..4]), be(&t[4..8]), be(&t[8..12]))
-        };
+        let field = |o, n| be_field(t, o, n, i + 1, at);
+        let (off, len, code) = (field(0, width)?, field(width, width)?, field(2 * width, 4)?);
         let m = u8::try_from(code)
             .ok()
             .and_then(mode)
@@ -363,5 +376,18 @@ mod tests {
                 let _ = parse(&src, v, f);
             }
         }
+    }
+
+    #[test]
+    fn short_chunks_and_footers_are_errors_not_panics() {
+        // Too short for a footer, or a footer of neither kind.
+        assert!(detect(&MemSource::new(b"NER5".to_vec())).unwrap().is_none());
+        assert!(detect(&MemSource::new(vec![0; 12])).unwrap().is_none());
+        // A DAO chunk shorter than its header; one with half a track entry.
+        assert!(dao(&[0; 21], false, 0).is_err());
+        assert!(dao(&[0; 22 + 29], false, 0).unwrap().is_empty());
+        assert!(tao(&[0; 19], false, 0, 0).unwrap().is_empty());
+        assert!(be_field(&[0; 4], usize::MAX, 4, 1, 0).is_err());
+        assert_eq!(be_field(&[1, 2, 3, 4], 1, 2, 1, 0).unwrap(), 0x0203);
     }
 }

@@ -11,7 +11,7 @@
 use std::io;
 use std::sync::Arc;
 
-use crate::source::ReadAt;
+use crate::source::{ReadAt, clip, copy_prefix};
 
 /// Logical (user data) sector size.
 pub(crate) const USER: u64 = 2048;
@@ -109,38 +109,39 @@ impl SectorMap {
 
 impl ReadAt for SectorMap {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        let len = self.len();
-        if offset >= len || buf.is_empty() {
+        let buf = clip(buf, offset, self.len());
+        if buf.is_empty() {
             return Ok(0);
         }
-        let want = buf
-            .len()
-            .min(usize::try_from(len - offset).unwrap_or(usize::MAX));
         if self.raw == USER {
-            return self.inner.read_at(self.start + offset, &mut buf[..want]);
+            return self.inner.read_at(self.start + offset, buf);
         }
+        let (raw, data_off, user_len) = (self.raw as usize, self.data_off as usize, USER as usize);
         let mut done = 0usize;
         let mut scratch = Vec::new();
-        while done < want {
+        while let Some(rest) = buf.get_mut(done..).filter(|r| !r.is_empty()) {
             let pos = offset + done as u64;
             let first = pos / USER;
-            let within = pos % USER;
-            let last = (pos + (want - done) as u64 - 1) / USER;
+            let last = (pos + rest.len() as u64 - 1) / USER;
             let count = (last - first + 1).min(BATCH);
-            // Read whole raw sectors in one call, then copy each user area.
+            // Read whole raw sectors in one call (the last one only up to the
+            // end of its user data), then copy each user area.
             let span = ((count - 1) * self.raw + self.data_off + USER) as usize;
             scratch.resize(span, 0);
             self.inner
                 .read_exact_at(self.start + first * self.raw, &mut scratch)?;
-            for i in 0..count {
-                let from = if i == 0 { within } else { 0 };
-                let base = (i * self.raw + self.data_off + from) as usize;
-                let n = ((USER - from) as usize).min(want - done);
-                buf[done..done + n].copy_from_slice(&scratch[base..base + n]);
-                done += n;
-                if done == want {
+            let before = done;
+            let mut from = (pos % USER) as usize;
+            for sector in scratch.chunks(raw) {
+                let user = sector.get(data_off + from..data_off + user_len);
+                let Some(out) = buf.get_mut(done..).filter(|o| !o.is_empty()) else {
                     break;
-                }
+                };
+                done += copy_prefix(out, user.unwrap_or_default());
+                from = 0;
+            }
+            if done == before {
+                break;
             }
         }
         Ok(done)
@@ -217,5 +218,16 @@ mod tests {
         .unwrap();
         assert_eq!(map.len(), 3 * 2048);
         assert!(SectorMap::new(Arc::new(MemSource::new(img)), 0, TrackMode::Audio, 3).is_none());
+    }
+
+    #[test]
+    fn reads_past_the_end_and_empty_buffers_are_short() {
+        let (img, user) = raw_image(TrackMode::Mode2Raw, 2, 0);
+        let map = SectorMap::new(Arc::new(MemSource::new(img)), 0, TrackMode::Mode2Raw, 2).unwrap();
+        let mut buf = vec![0; 5000];
+        assert_eq!(map.read_at(4000, &mut buf).unwrap(), 96);
+        assert_eq!(buf[..96], user[4000..]);
+        assert_eq!(map.read_at(u64::MAX, &mut buf).unwrap(), 0);
+        assert_eq!(map.read_at(0, &mut []).unwrap(), 0);
     }
 }

@@ -16,34 +16,42 @@ use std::io;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::source::ReadAt;
+use crate::source::{ReadAt, clip};
 
+use super::array_at;
 use super::sector::USER;
 
 /// Most track sectors searched for the root directory.
 const MAX_SEARCH: u64 = 4096;
 
+/// Sector `s` of the track; `None` when the track ends before it does.
 fn sector(src: &dyn ReadAt, s: u64) -> Result<Option<Vec<u8>>> {
-    if (s + 1) * USER > src.len() {
+    let Some(at) = s
+        .checked_mul(USER)
+        .filter(|at| src.len().saturating_sub(*at) >= USER)
+    else {
         return Ok(None);
-    }
+    };
     let mut b = vec![0; USER as usize];
-    src.read_exact_at(s * USER, &mut b)
-        .map_err(|e| Error::io(s * USER, b.len(), e))?;
+    src.read_exact_at(at, &mut b)
+        .map_err(|e| Error::io(at, b.len(), e))?;
     Ok(Some(b))
 }
 
-fn le32(b: &[u8]) -> u64 {
-    u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+/// The little-endian u32 at `at` (ECMA-119 7.3.1), `None` past the end.
+fn le32(b: &[u8], at: usize) -> Option<u64> {
+    array_at(b, at).map(|a| u64::from(u32::from_le_bytes(a)))
 }
 
-/// True when `sec` starts with a "." directory record whose extent is `lba`.
+/// True when `sec` starts with a "." directory record whose extent is `lba`:
+/// record length (at least 34), the extent location in both byte orders
+/// (ECMA-119 9.1.3, 7.3.3) and a one-byte identifier 0 (6.8.2.2).
 fn is_root_at(sec: &[u8], lba: u64) -> bool {
-    sec[0] >= 34
-        && sec[32] == 1
-        && sec[33] == 0
-        && le32(&sec[2..6]) == lba
-        && u32::from_be_bytes([sec[6], sec[7], sec[8], sec[9]]) as u64 == lba
+    let extent_be = array_at(sec, 6).map(|a| u64::from(u32::from_be_bytes(a)));
+    sec.first().is_some_and(|&len| len >= 34)
+        && sec.get(32..34) == Some(&[1, 0][..])
+        && le32(sec, 2) == Some(lba)
+        && extent_be == Some(lba)
 }
 
 /// The disc address of the track's first sector when its ISO 9660 volume
@@ -53,26 +61,29 @@ pub(crate) fn disc_address(track: &dyn ReadAt) -> Result<Option<u64>> {
     let Some(pvd) = sector(track, 16)? else {
         return Ok(None);
     };
-    if pvd[0] != 1 || &pvd[1..6] != b"CD001" {
+    // Type 1, "CD001" (ECMA-119 8.4.1, 8.4.2); the root directory record
+    // at 156 (8.4.18) holds its extent at +2, the volume space size is at 80 (8.4.8).
+    if !pvd.starts_with(b"\x01CD001") {
         return Ok(None);
     }
+    let (Some(root), Some(space)) = (le32(&pvd, 156 + 2), le32(&pvd, 80)) else {
+        return Ok(None);
+    };
     let n = track.len() / USER;
-    let root = le32(&pvd[156 + 2..156 + 6]);
     if root < n
         && let Some(sec) = sector(track, root)?
         && is_root_at(&sec, root)
     {
         return Ok(None);
     }
-    let space = le32(&pvd[80..84]);
     let mut candidates: Vec<u64> = Vec::new();
     candidates.extend(space.checked_sub(n));
     candidates.extend((17..n.min(MAX_SEARCH)).filter_map(|k| root.checked_sub(k)));
-    for d in candidates {
-        if d == 0 || root < d {
+    for d in candidates.into_iter().filter(|&d| d != 0) {
+        let Some(at) = root.checked_sub(d) else {
             continue;
-        }
-        if let Some(sec) = sector(track, root - d)?
+        };
+        if let Some(sec) = sector(track, at)?
             && is_root_at(&sec, root)
         {
             return Ok(Some(d));
@@ -93,21 +104,22 @@ impl Shifted {
     pub(crate) fn new(inner: Arc<dyn ReadAt>, shift: u64) -> Self {
         Shifted { inner, shift }
     }
+
+    /// Byte offset of the track's first sector.
+    fn base(&self) -> u64 {
+        self.shift.saturating_mul(USER)
+    }
 }
 
 impl ReadAt for Shifted {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
         let len = self.len();
-        if offset >= len || buf.is_empty() {
-            return Ok(0);
-        }
-        let want = buf
-            .len()
-            .min(usize::try_from(len - offset).unwrap_or(usize::MAX));
-        let base = self.shift * USER;
+        let buf = clip(buf, offset, len);
+        let base = self.base();
         let mut done = 0;
-        while done < want {
+        while let Some(rest) = buf.get_mut(done..).filter(|r| !r.is_empty()) {
             let pos = offset + done as u64;
+            // Which bytes serve `pos`, and up to where they continue.
             let (src, end) = if pos >= base {
                 (Some(pos - base), len)
             } else if pos < self.inner.len() {
@@ -115,18 +127,21 @@ impl ReadAt for Shifted {
             } else {
                 (None, base)
             };
-            let n = ((end - pos) as usize).min(want - done);
+            let n = usize::try_from(end.saturating_sub(pos)).unwrap_or(usize::MAX);
+            let Some(out) = rest.get_mut(..n.min(rest.len())).filter(|o| !o.is_empty()) else {
+                break;
+            };
             match src {
-                Some(p) => self.inner.read_exact_at(p, &mut buf[done..done + n])?,
-                None => buf[done..done + n].fill(0),
+                Some(p) => self.inner.read_exact_at(p, out)?,
+                None => out.fill(0),
             }
-            done += n;
+            done += out.len();
         }
         Ok(done)
     }
 
     fn len(&self) -> u64 {
-        self.shift * USER + self.inner.len()
+        self.base().saturating_add(self.inner.len())
     }
 }
 
@@ -171,5 +186,26 @@ mod tests {
         s.read_exact_at(100 * 2048 - 10, &mut b[..20]).unwrap();
         assert_eq!(&b[..20], &[0; 20]);
         assert_eq!(disc_address(&MemSource::new(vec![0; 100])).unwrap(), None);
+    }
+
+    #[test]
+    fn short_records_and_huge_shifts_do_not_panic() {
+        assert!(!is_root_at(&[], 0));
+        assert!(!is_root_at(&[34; 20], 0x2222_2222));
+        let mut rec = [0u8; 34];
+        rec[0] = 34;
+        rec[32] = 1;
+        assert!(is_root_at(&rec, 0));
+        assert!(!is_root_at(&rec[..33], 0));
+        // A root extent near u32::MAX: candidates are far past the track.
+        let mut t = track(0);
+        t[16 * 2048 + 158..16 * 2048 + 162].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(disc_address(&MemSource::new(t)).unwrap(), None);
+        let s = Shifted::new(Arc::new(MemSource::new(vec![7; 100])), u64::MAX);
+        assert_eq!(s.len(), u64::MAX);
+        let mut b = [1u8; 16];
+        assert_eq!(s.read_at(4096, &mut b).unwrap(), 16);
+        assert_eq!(b, [0; 16]);
+        assert_eq!(s.read_at(u64::MAX, &mut b).unwrap(), 0);
     }
 }

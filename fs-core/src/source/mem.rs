@@ -19,15 +19,11 @@ impl MemSource {
 
 impl ReadAt for MemSource {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        let Ok(start) = usize::try_from(offset) else {
-            return Ok(0);
-        };
-        if start >= self.data.len() {
-            return Ok(0);
-        }
-        let n = buf.len().min(self.data.len() - start);
-        buf[..n].copy_from_slice(&self.data[start..start + n]);
-        Ok(n)
+        let rest = usize::try_from(offset)
+            .ok()
+            .and_then(|start| self.data.get(start..))
+            .unwrap_or_default();
+        Ok(super::copy_prefix(buf, rest))
     }
 
     fn len(&self) -> u64 {

@@ -39,7 +39,14 @@ pub trait ReadAt: Send + Sync {
                     ));
                 }
                 Ok(n) => {
-                    buf = &mut buf[n..];
+                    let asked = buf.len();
+                    // A source that claims more than it was asked for is broken.
+                    let Some(rest) = std::mem::take(&mut buf).get_mut(n..) else {
+                        return Err(io::Error::other(format!(
+                            "a read of {asked} bytes at byte {offset} reported {n}"
+                        )));
+                    };
+                    buf = rest;
                     offset += n as u64;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -48,6 +55,23 @@ pub trait ReadAt: Send + Sync {
         }
         Ok(())
     }
+}
+
+/// The front of `buf` that a read at `offset` of a `len`-byte source can
+/// fill: all of it, or the bytes up to the source's end (none past it).
+pub(crate) fn clip(buf: &mut [u8], offset: u64, len: u64) -> &mut [u8] {
+    let avail = usize::try_from(len.saturating_sub(offset)).unwrap_or(usize::MAX);
+    let n = buf.len().min(avail);
+    buf.get_mut(..n).unwrap_or_default()
+}
+
+/// Copies the bytes `dst` and `src` both have room for; returns how many.
+pub(crate) fn copy_prefix(dst: &mut [u8], src: &[u8]) -> usize {
+    let n = dst.len().min(src.len());
+    if let (Some(d), Some(s)) = (dst.get_mut(..n), src.get(..n)) {
+        d.copy_from_slice(s);
+    }
+    n
 }
 
 impl<T: ReadAt + ?Sized> ReadAt for std::sync::Arc<T> {
@@ -65,5 +89,53 @@ impl<T: ReadAt + ?Sized> ReadAt for Box<T> {
     }
     fn len(&self) -> u64 {
         (**self).len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A broken source that claims to have read more than it was asked for.
+    struct OverReports;
+
+    impl ReadAt for OverReports {
+        fn read_at(&self, _offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+            Ok(buf.len() + 1)
+        }
+        fn len(&self) -> u64 {
+            100
+        }
+    }
+
+    #[test]
+    fn an_over_reporting_source_is_an_error_not_a_panic() {
+        let mut b = [0u8; 8];
+        let e = OverReports.read_exact_at(0, &mut b).unwrap_err();
+        assert!(e.to_string().contains("reported 9"), "{e}");
+    }
+
+    #[test]
+    fn clip_and_copy_prefix_stay_in_range() {
+        let mut b = [0u8; 8];
+        assert_eq!(clip(&mut b, 0, 100).len(), 8);
+        assert_eq!(clip(&mut b, 95, 100).len(), 5);
+        assert!(clip(&mut b, 100, 100).is_empty());
+        assert!(clip(&mut b, u64::MAX, 100).is_empty());
+        assert_eq!(copy_prefix(&mut b, &[1, 2, 3]), 3);
+        assert_eq!(b[..4], [1, 2, 3, 0]);
+        assert_eq!(copy_prefix(&mut b[..2], &[9; 5]), 2);
+        assert_eq!(copy_prefix(&mut [], &[9; 5]), 0);
+    }
+
+    #[test]
+    fn memory_reads_past_the_end_are_short() {
+        let m = MemSource::new(vec![1, 2, 3]);
+        let mut b = [0u8; 8];
+        assert_eq!(m.read_at(1, &mut b).unwrap(), 2);
+        assert_eq!(b[..2], [2, 3]);
+        assert_eq!(m.read_at(3, &mut b).unwrap(), 0);
+        assert_eq!(m.read_at(u64::MAX, &mut b).unwrap(), 0);
+        assert!(m.read_exact_at(2, &mut b).is_err());
     }
 }

@@ -16,7 +16,7 @@ use crate::error::{Error, Location, Result};
 use crate::node::{Extent, FileData};
 
 use super::disk::Disk;
-use super::le::{u16_at, u32_at};
+use super::le::{bytes, u16_at, u32_at};
 use super::partition::Partitions;
 use super::tag::{self, ident};
 
@@ -155,7 +155,7 @@ pub(crate) fn collect(
                 format!("{l_ad} bytes of descriptors do not fit its {limit}-byte extent"),
             ));
         }
-        let (more, n) = parse_area(&b[24..24 + l_ad], ty, c.part);
+        let (more, n) = parse_area(bytes(&b, 24, l_ad), ty, c.part);
         ads.extend(more);
         next = n;
         if ads.len() > MAX_EXTENTS {

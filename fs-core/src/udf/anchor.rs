@@ -9,7 +9,7 @@
 use crate::error::Location;
 use crate::source::ReadAt;
 
-use super::le::u32_at;
+use super::le::{bytes, u32_at};
 use super::tag;
 
 /// Block sizes tried, most likely first.
@@ -85,8 +85,8 @@ pub(crate) fn find(src: &dyn ReadAt) -> Result<Anchor, Vec<String>> {
                     return Ok(Anchor {
                         block_size: bs,
                         sector,
-                        main: ExtentAd::parse(&buf[16..24]),
-                        reserve: ExtentAd::parse(&buf[24..32]),
+                        main: ExtentAd::parse(bytes(&buf, 16, 8)),
+                        reserve: ExtentAd::parse(bytes(&buf, 24, 8)),
                     });
                 }
                 Err(e) => why.push(format!("{e} (block size {bs})")),

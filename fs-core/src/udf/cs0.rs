@@ -6,6 +6,8 @@
 //! compressed by the "compressed unicode" algorithm; they decode alike.
 //! A fixed-size dstring field keeps its used length in its last byte.
 
+use super::le::bytes;
+
 /// Decodes a CS0 string: compression id then characters. Empty input or a
 /// lone compression id is "". An unknown compression id falls back to a
 /// lossy byte reading (a name stays visible rather than disappearing).
@@ -18,7 +20,8 @@ pub(crate) fn decode(b: &[u8]) -> String {
         16 | 255 => {
             let units = rest
                 .chunks_exact(2)
-                .map(|p| u16::from_be_bytes([p[0], p[1]]));
+                .filter_map(|p| <[u8; 2]>::try_from(p).ok())
+                .map(u16::from_be_bytes);
             char::decode_utf16(units)
                 .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
                 .collect()
@@ -34,8 +37,7 @@ pub(crate) fn dstring(field: &[u8]) -> String {
     let Some((&used, body)) = field.split_last() else {
         return String::new();
     };
-    let used = usize::from(used).min(body.len());
-    let s = decode(&body[..used]);
+    let s = decode(bytes(body, 0, usize::from(used)));
     s.trim_end_matches(['\0', ' ']).to_string()
 }
 

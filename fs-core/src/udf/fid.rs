@@ -60,8 +60,8 @@ pub(crate) struct Walk {
 pub(crate) fn walk(data: &[u8], at: &dyn Fn(usize) -> Location) -> Walk {
     let mut out = Walk::default();
     let mut pos = 0usize;
-    while pos + 38 <= data.len() {
-        let rest = &data[pos..];
+    // A FID is at least its 38-byte fixed part (4/14.4).
+    while let Some(rest) = data.get(pos..).filter(|r| r.len() >= 38) {
         if rest.iter().all(|&b| b == 0) {
             // Zero padding after the last descriptor (some writers round
             // the directory up to a block).
@@ -71,15 +71,14 @@ pub(crate) fn walk(data: &[u8], at: &dyn Fn(usize) -> Location) -> Walk {
         let l_fi = usize::from(u8_at(rest, 19));
         let len = (38 + l_iu + l_fi).next_multiple_of(4);
         let here = at(pos);
-        if len > rest.len() {
+        let Some(desc) = rest.get(..len) else {
             out.problems.push(Error::corrupt(
                 "file identifier descriptor",
                 here,
                 format!("{len}-byte descriptor runs past the directory's end"),
             ));
             break;
-        }
-        let desc = &rest[..len];
+        };
         match tag::expect(desc, ident::FID, None, "file identifier descriptor", here) {
             Ok(_) => {}
             Err(e) => {

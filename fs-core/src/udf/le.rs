@@ -37,16 +37,15 @@ pub(crate) fn u64_at(b: &[u8], o: usize) -> u64 {
 
 /// `len` bytes at `o`, or fewer (possibly none) when the slice is shorter.
 pub(crate) fn bytes(b: &[u8], o: usize, len: usize) -> &[u8] {
-    let start = o.min(b.len());
-    let end = o.saturating_add(len).min(b.len());
-    &b[start..end]
+    let rest = b.get(o..).unwrap_or_default();
+    rest.get(..len).unwrap_or(rest)
 }
 
 /// An entity identifier (ECMA-167 1/7.4, "regid"): its identifier field as text.
 pub(crate) fn regid_ident(b: &[u8]) -> String {
     let id = bytes(b, 1, 23);
-    let end = id.iter().position(|&c| c == 0).unwrap_or(id.len());
-    String::from_utf8_lossy(&id[..end]).trim().to_string()
+    let id = id.split(|&c| c == 0).next().unwrap_or_default();
+    String::from_utf8_lossy(id).trim().to_string()
 }
 
 #[cfg(test)]

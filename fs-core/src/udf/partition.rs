@@ -438,13 +438,16 @@ pub(crate) fn build(
     }
     // Sparable maps first: the virtual and metadata maps may sit on them.
     for (i, raw, id) in &pending {
-        if id.as_str() == "*UDF Sparable Partition" {
-            let kind = sparable(disk, raw, notes);
-            parts.maps[*i].kind = kind;
+        if id.as_str() == "*UDF Sparable Partition"
+            && let Some(map) = parts.maps.get_mut(*i)
+        {
+            map.kind = sparable(disk, raw, notes);
         }
     }
     for (i, raw, id) in &pending {
-        let number = parts.maps[*i].number;
+        let Some(number) = parts.maps.get(*i).map(|m| m.number) else {
+            continue;
+        };
         let phys = parts.maps.iter().position(|m| {
             m.number == number && matches!(m.kind, Kind::Physical | Kind::Sparable { .. })
         });
@@ -466,7 +469,9 @@ pub(crate) fn build(
                 .extra
                 .push(("warning", format!("partition map {i}: {why}")));
         }
-        parts.maps[*i].kind = kind;
+        if let Some(map) = parts.maps.get_mut(*i) {
+            map.kind = kind;
+        }
     }
     Ok(parts)
 }
@@ -519,7 +524,9 @@ fn virtual_kind(
     revision: u16,
     notes: &mut Notes,
 ) -> Kind {
-    let pmap = &parts.maps[usize::from(phys)];
+    let Some(pmap) = parts.maps.get(usize::from(phys)) else {
+        return Kind::Unusable(format!("no partition map {phys} to hold the VAT"));
+    };
     let end = disk.blocks().saturating_sub(1);
     let mut why = String::from("no VAT file entry near the last sector");
     // The VAT's ICB is the last sector written (UDF 2.2.11). On a disc
@@ -583,7 +590,8 @@ fn read_vat(
     let bytes_ = read_data(disk, &data, MAX_VAT_BYTES, "virtual allocation table", at)?;
     let (body, form) = if entry.file_type == file_type::VAT {
         let header = usize::from(u16_at(&bytes_, 0));
-        if header < 152 || header > bytes_.len() {
+        let body = bytes_.get(header..).filter(|_| header >= 152);
+        let Some(body) = body else {
             return Err(Error::corrupt(
                 "virtual allocation table",
                 at,
@@ -592,15 +600,22 @@ fn read_vat(
                     bytes_.len()
                 ),
             ));
-        }
+        };
         let id = super::cs0::dstring(bytes(&bytes_, 4, 128));
         if !id.is_empty() {
             notes.vat_volume_id = Some(id);
         }
-        (&bytes_[header..], "VAT 2.00")
+        (body, "VAT 2.00")
     } else {
-        let n = bytes_.len();
-        if n < 36 || regid_ident(&bytes_[n - 36..n - 4]) != "*UDF Virtual Alloc Tbl" {
+        // UDF 1.50 2.2.10: the entries, then a 32-byte regid and the
+        // previous VAT's ICB (u32) at the very end.
+        let split = bytes_
+            .len()
+            .checked_sub(36)
+            .and_then(|n| bytes_.split_at_checked(n));
+        let Some((body, _)) =
+            split.filter(|(_, tail)| regid_ident(bytes(tail, 0, 32)) == "*UDF Virtual Alloc Tbl")
+        else {
             return Err(Error::corrupt(
                 "virtual allocation table",
                 at,
@@ -608,8 +623,8 @@ fn read_vat(
                     "file type 0 without the \"*UDF Virtual Alloc Tbl\" identifier (UDF revision {revision:#06x})"
                 ),
             ));
-        }
-        (&bytes_[..n - 36], "VAT 1.50")
+        };
+        (body, "VAT 1.50")
     };
     let vat = body.chunks_exact(4).map(|c| u32_at(c, 0)).collect();
     Ok((vat, form))

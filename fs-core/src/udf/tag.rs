@@ -64,22 +64,29 @@ pub(crate) struct Tag {
     pub location: u32,
 }
 
+/// The CRC of the single byte `i` (the table entry for `i`).
+const fn crc_entry(i: u8) -> u16 {
+    let mut c = (i as u16) << 8;
+    let mut bit = 0;
+    while bit < 8 {
+        c = if c & 0x8000 != 0 {
+            (c << 1) ^ 0x1021
+        } else {
+            c << 1
+        };
+        bit += 1;
+    }
+    c
+}
+
 const fn crc_table() -> [u16; 256] {
     let mut table = [0u16; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = (i as u16) << 8;
-        let mut bit = 0;
-        while bit < 8 {
-            c = if c & 0x8000 != 0 {
-                (c << 1) ^ 0x1021
-            } else {
-                c << 1
-            };
-            bit += 1;
-        }
-        table[i] = c;
-        i += 1;
+    let mut rest: &mut [u16] = &mut table;
+    let mut i = 0u8;
+    while let [slot, tail @ ..] = rest {
+        *slot = crc_entry(i);
+        rest = tail;
+        i = i.wrapping_add(1);
     }
     table
 }
@@ -90,7 +97,11 @@ static CRC_TABLE: [u16; 256] = crc_table();
 /// + 1 (0x1021), initial value 0, no reflection, no final xor.
 pub(crate) fn crc16(data: &[u8]) -> u16 {
     data.iter().fold(0u16, |crc, &b| {
-        (crc << 8) ^ CRC_TABLE[usize::from((crc >> 8) as u8 ^ b)]
+        let [high, _] = crc.to_be_bytes();
+        // A u8 indexes the 256-entry table: always in range.
+        #[allow(clippy::indexing_slicing)]
+        let step = CRC_TABLE[usize::from(high ^ b)];
+        (crc << 8) ^ step
     })
 }
 
