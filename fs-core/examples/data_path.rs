@@ -12,6 +12,9 @@
 //! and prints throughput per round and the ratio. Both paths start warm in
 //! the page cache after the first round, which is the case a mount lives in.
 
+// A measuring tool run by hand: it stops with a message on a bad argument.
+#![allow(clippy::expect_used)]
+
 use std::sync::Arc;
 use std::time::Instant;
 

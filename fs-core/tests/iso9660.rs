@@ -1,6 +1,14 @@
 //! ISO 9660 / Joliet reader against images made by independent tools
 //! (xorriso, genisoimage) from trees built here, and against a real image.
-#![cfg(unix)] // builds trees with symlinks, FIFOs and device nodes, or mounts with FUSE
+#![cfg(unix)]
+// builds trees with symlinks, FIFOs and device nodes, or mounts with FUSE
+// Test code: panicking on a failed expectation is the point.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::collections::BTreeMap;
 use std::fs;

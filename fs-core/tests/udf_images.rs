@@ -1,7 +1,15 @@
 //! UDF reader against images made at test time by independent tools
 //! (genisoimage -udf, mkudffs + udfclient), compared with the source tree
 //! and with 7-Zip's own UDF reader (`7z l -slt -tudf`).
-#![cfg(unix)] // builds trees with symlinks, FIFOs and device nodes, or mounts with FUSE
+#![cfg(unix)]
+// builds trees with symlinks, FIFOs and device nodes, or mounts with FUSE
+// Test code: panicking on a failed expectation is the point.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

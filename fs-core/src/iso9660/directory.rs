@@ -443,7 +443,9 @@ mod tests {
 
     #[test]
     fn extent_past_image_end() {
-        let read = |_: u64, _: usize| -> Result<Vec<u8>> { unreachable!() };
+        let read = |_: u64, _: usize| -> Result<Vec<u8>> {
+            panic!("an extent past the image end must not be read")
+        };
         assert!(matches!(
             walk(&read, 4096, 8192, 2048, 2048),
             Err(Error::Truncated { .. })
