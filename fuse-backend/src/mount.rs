@@ -211,9 +211,18 @@ pub fn unmount_or_detach_dead(mountpoint: &Path) -> io::Result<Unmounted> {
 }
 
 /// True when `mountpoint` answers `ENOTCONN`: a FUSE mount whose server
-/// has died (or whose connection was aborted).
+/// has died (or whose connection was aborted). Asked with `statfs`, which
+/// always reaches the server: `stat` may be answered from attributes the
+/// kernel still caches (our TTLs are unlimited).
 fn server_is_gone(mountpoint: &Path) -> bool {
-    std::fs::symlink_metadata(mountpoint).is_err_and(|e| e.raw_os_error() == Some(libc::ENOTCONN))
+    let Ok(c) = CString::new(mountpoint.as_os_str().as_bytes()) else {
+        return false;
+    };
+    let mut st = std::mem::MaybeUninit::<libc::statfs>::uninit();
+    // SAFETY: `c` is a valid NUL-terminated string and `st` is writable
+    // memory of the size statfs(2) fills; both outlive the call.
+    let rc = unsafe { libc::statfs(c.as_ptr(), st.as_mut_ptr()) };
+    rc != 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ENOTCONN)
 }
 
 /// `umount2(MNT_DETACH)`, or `fusermount3 -u -z` where that is not permitted.
