@@ -1726,3 +1726,138 @@ fn eight_readers_over_a_fuse_mount_with_a_tiny_cache_get_every_byte_in_bounded_m
         "server peak RSS {hwm} KiB is over {SERVER_HWM_LIMIT_KIB} KiB"
     );
 }
+
+// ------------------------------------------------ a signal mid-read
+
+#[test]
+fn sigterm_during_reads_keeps_serving_an_open_file_and_a_second_one_ends_the_mount() {
+    if !fuse_available() {
+        return;
+    }
+    let s = stress();
+    let big = s.files.iter().find(|f| f.path.starts_with("big/")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    fs::create_dir(&mnt).unwrap();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_isomount"))
+        .args(["mount", "-f"])
+        .arg(&s.image)
+        .arg(&mnt)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .unwrap();
+    let pid = server.id();
+    // The server's log lines, as they come.
+    let (log_tx, log_rx) = mpsc::channel::<String>();
+    let stderr = server.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in io::BufRead::lines(io::BufReader::new(stderr)).map_while(Result::ok) {
+            let _ = log_tx.send(line);
+        }
+    });
+    let t = Instant::now();
+    while !is_mounted(&mnt) {
+        assert!(
+            server.try_wait().unwrap().is_none(),
+            "the server exited early"
+        );
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "the mount never appeared"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _dog = {
+        let mnt = mnt.clone();
+        Watchdog::new("SIGTERM mid-read", Duration::from_secs(300), move || {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            abort_fuse(&mnt);
+        })
+    };
+    let signal = |sig: &str| {
+        let st = Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    };
+    // A reader keeps one file open and reads it again and again, with its
+    // cached pages dropped each time so that reads are in flight in the
+    // server when the signal comes.
+    let stop = AtomicBool::new(false);
+    let passes = AtomicU64::new(0);
+    let (first_pass_tx, first_pass_rx) = mpsc::channel();
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(|| -> Result<(), String> {
+            let mut f = fs::File::open(mnt.join(&big.path)).map_err(|e| e.to_string())?;
+            let mut buf = vec![0u8; 128 << 10];
+            while !stop.load(Ordering::SeqCst) {
+                drop_cached_pages(&f);
+                io::Seek::rewind(&mut f).map_err(|e| e.to_string())?;
+                let mut h = sha2::Sha256::new();
+                loop {
+                    let n = f
+                        .read(&mut buf)
+                        .map_err(|e| format!("pass {passes:?}: {e}"))?;
+                    if n == 0 {
+                        break;
+                    }
+                    h.update(&buf[..n]);
+                }
+                let got: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+                if got != big.sha {
+                    return Err(format!("pass {passes:?}: wrong bytes"));
+                }
+                passes.fetch_add(1, Ordering::SeqCst);
+                let _ = first_pass_tx.send(());
+            }
+            Ok(())
+        });
+        first_pass_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("a first pass");
+        signal("-TERM");
+        // The file is open: the server says the mount is busy and serves on.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = log_rx
+                .recv_timeout(left)
+                .expect("the server's busy warning");
+            if line.contains("still serving") {
+                assert!(line.contains("busy"), "{line}");
+                break;
+            }
+        }
+        let after = passes.load(Ordering::SeqCst);
+        while passes.load(Ordering::SeqCst) < after + 2 && !reader.is_finished() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        stop.store(true, Ordering::SeqCst);
+        let res = reader.join().unwrap();
+        assert_eq!(res, Ok(()), "the reader across the signal");
+    });
+    assert!(
+        server.try_wait().unwrap().is_none(),
+        "the server ended while busy"
+    );
+    assert!(is_mounted(&mnt));
+    // Nothing open now: the second signal ends it.
+    signal("-TERM");
+    let t = Instant::now();
+    let status = loop {
+        if let Some(st) = server.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the server did not exit"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let rest: Vec<String> = log_rx.try_iter().collect();
+    assert!(status.success(), "server exit {status}: {rest:?}");
+    wait_unmounted(&mnt, "second SIGTERM");
+}
