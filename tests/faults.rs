@@ -759,7 +759,7 @@ fn through_fuse_a_failing_file_gives_eio_while_the_rest_reads_and_the_mount_live
     let image = dir.join("rr.iso");
     let expected = load_ref(&dir.join("rr.ref.jsonl"));
     let (ext, _) = xorriso_extents(&image)["straddle.bin"].clone();
-    let src = Arc::new(FaultSource::open(&image).fail(ext.start + 60_000..ext.start + 60_001));
+    let src = Arc::new(FaultSource::open(&image).fail(ext.start + 90_000..ext.start + 90_001));
     let m = InProcessMount::new(open_on(&src, None, 1 << 20).unwrap());
     let mnt = m.mnt.clone();
     let _dog = Watchdog::new("FUSE fault test", Duration::from_secs(120), move || {
@@ -784,7 +784,8 @@ fn through_fuse_a_failing_file_gives_eio_while_the_rest_reads_and_the_mount_live
         let got = sha256_reader(fs::File::open(m.mnt.join(path)).unwrap());
         assert_eq!(&got, sha, "{path}");
     }
-    // The bytes before the fault's page still read; the bad file still fails.
+    // The bytes well before the fault still read (the kernel falls back to
+    // reading page by page when its read-ahead fails); the file still fails.
     let f = fs::File::open(&bad).unwrap();
     let mut head = vec![0u8; 16384];
     f.read_exact_at(&mut head, 0).unwrap();
@@ -1575,7 +1576,13 @@ fn eight_threads_read_every_file_of_a_large_image_through_one_volume_with_a_tiny
         stats.misses > 1000,
         "the tiny cache was not under pressure: {stats:?}"
     );
-    assert!(vol.nodes_in_memory() <= fs_core::volume::node_budget(0) + 2000);
+    // The budget, plus what eviction keeps: the entries of the directory
+    // just listed (the widest has 1,200) and nodes in use by the readers.
+    assert!(
+        vol.nodes_in_memory() <= fs_core::volume::node_budget(0) + 1200 + 2 * READERS.len(),
+        "{} nodes in memory",
+        vol.nodes_in_memory()
+    );
 }
 
 /// `VmHWM` (peak resident set) of process `pid`, in KiB.
