@@ -658,6 +658,34 @@ fn abort_fuse(mnt: &Path) {
     let _ = Command::new("umount").arg("-l").arg(mnt).status();
 }
 
+/// Leaves nothing behind when a test fails midway: on drop, detaches a
+/// mount still at `mnt` lazily and kills the server process the test
+/// started, if it still runs.
+struct Cleanup {
+    mnt: PathBuf,
+    server: Option<Child>,
+}
+
+impl Cleanup {
+    fn server(&mut self) -> &mut Child {
+        self.server.as_mut().expect("a server process")
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if is_mounted(&self.mnt) {
+            let _ = Command::new("umount").arg("-l").arg(&self.mnt).status();
+        }
+        if let Some(c) = &mut self.server {
+            if c.try_wait().ok().flatten().is_none() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+}
+
 /// A `Volume` served in this process by `fuse_backend::serve` on a thread.
 /// Unmounted (and the serving thread joined, with a time limit) on drop.
 struct InProcessMount {
@@ -1005,11 +1033,15 @@ fn server_pid(mnt: &Path) -> u32 {
 }
 
 /// A background `isomount mount` of rr.iso in a fresh directory.
-fn background_mount() -> (tempfile::TempDir, PathBuf, u32) {
+fn background_mount() -> (tempfile::TempDir, PathBuf, u32, Cleanup) {
     let dir = tempfile::tempdir().unwrap();
     let mnt = dir.path().join("mnt");
     fs::create_dir(&mnt).unwrap();
     let image = fixtures().join("rr.iso");
+    let cleanup = Cleanup {
+        mnt: mnt.clone(),
+        server: None,
+    };
     let out = isomount(&[OsStr::new("mount"), image.as_os_str(), mnt.as_os_str()]);
     assert!(
         out.status.success(),
@@ -1017,7 +1049,7 @@ fn background_mount() -> (tempfile::TempDir, PathBuf, u32) {
         String::from_utf8_lossy(&out.stderr)
     );
     let pid = server_pid(&mnt);
-    (dir, mnt, pid)
+    (dir, mnt, pid, cleanup)
 }
 
 /// `kill -9 pid`, then waits until the mount answers ENOTCONN.
@@ -1082,7 +1114,7 @@ fn after_kill_9_isomount_umount_recovers_the_mount_point() {
     if !fuse_available() {
         return;
     }
-    let (_dir, mnt, pid) = background_mount();
+    let (_dir, mnt, pid, _cleanup) = background_mount();
     assert_eq!(
         fs::read_to_string(mnt.join("hello.txt")).unwrap(),
         "Hello from isomount\n"
@@ -1103,7 +1135,7 @@ fn after_kill_9_isomount_umount_detaches_a_dead_mount_still_in_use() {
     if !fuse_available() {
         return;
     }
-    let (_dir, mnt, pid) = background_mount();
+    let (_dir, mnt, pid, _cleanup) = background_mount();
     // The kernel now caches the root's attributes: stat of the mount point
     // keeps succeeding after the server dies.
     assert_eq!(
@@ -1135,7 +1167,7 @@ fn a_busy_live_mount_is_still_refused_not_detached() {
     if !fuse_available() {
         return;
     }
-    let (_dir, mnt, pid) = background_mount();
+    let (_dir, mnt, pid, _cleanup) = background_mount();
     let mut user = Command::new("sleep")
         .arg("120")
         .current_dir(&mnt)
@@ -1625,7 +1657,7 @@ fn eight_readers_over_a_fuse_mount_with_a_tiny_cache_get_every_byte_in_bounded_m
     fs::create_dir(&mnt).unwrap();
     // --cache-size 0: the smallest there is (the cache keeps one 32 KiB
     // block per shard, 512 KiB, and 4,096 nodes whatever is asked).
-    let mut server: Child = Command::new(env!("CARGO_BIN_EXE_isomount"))
+    let child = Command::new(env!("CARGO_BIN_EXE_isomount"))
         .args(["--cache-size", "0", "mount", "-f"])
         .arg(&s.image)
         .arg(&mnt)
@@ -1634,6 +1666,11 @@ fn eight_readers_over_a_fuse_mount_with_a_tiny_cache_get_every_byte_in_bounded_m
         .env("RUST_LOG", "warn")
         .spawn()
         .unwrap();
+    let mut cleanup = Cleanup {
+        mnt: mnt.clone(),
+        server: Some(child),
+    };
+    let server = cleanup.server();
     let pid = server.id();
     let t = Instant::now();
     while !is_mounted(&mnt) {
@@ -1746,7 +1783,7 @@ fn sigterm_during_reads_keeps_serving_an_open_file_and_a_second_one_ends_the_mou
     let dir = tempfile::tempdir().unwrap();
     let mnt = dir.path().join("mnt");
     fs::create_dir(&mnt).unwrap();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_isomount"))
+    let child = Command::new(env!("CARGO_BIN_EXE_isomount"))
         .args(["mount", "-f"])
         .arg(&s.image)
         .arg(&mnt)
@@ -1755,6 +1792,11 @@ fn sigterm_during_reads_keeps_serving_an_open_file_and_a_second_one_ends_the_mou
         .env("RUST_LOG", "warn")
         .spawn()
         .unwrap();
+    let mut cleanup = Cleanup {
+        mnt: mnt.clone(),
+        server: Some(child),
+    };
+    let server = cleanup.server();
     let pid = server.id();
     // The server's log lines, as they come.
     let (log_tx, log_rx) = mpsc::channel::<String>();
