@@ -76,9 +76,12 @@ pub fn run(
     }
 }
 
-/// Runs `umount`.
+/// Runs `umount`. A mount whose server is gone (killed: the mount answers
+/// "transport endpoint is not connected") and that cannot be unmounted
+/// plainly is detached lazily, and that is said on stderr; a busy mount
+/// whose server is alive is refused.
 pub fn umount(mountpoint: &Path) -> Result<()> {
-    fuse_backend::unmount(mountpoint).map_err(|e| {
+    let done = fuse_backend::unmount_or_detach_dead(mountpoint).map_err(|e| {
         // The backend's messages usually name the mount point already.
         let shown = mountpoint.display().to_string();
         if e.to_string().contains(&shown) {
@@ -86,7 +89,15 @@ pub fn umount(mountpoint: &Path) -> Result<()> {
         } else {
             anyhow::Error::new(e).context(format!("cannot unmount {shown}"))
         }
-    })
+    })?;
+    if done == fuse_backend::Unmounted::DetachedDead {
+        log::warn!(
+            "the server of {} is gone (transport endpoint is not connected) and the mount \
+             was still in use: detached it lazily",
+            mountpoint.display()
+        );
+    }
+    Ok(())
 }
 
 fn serve_as_daemon(

@@ -131,7 +131,24 @@ impl<S: ReadAt> ReadAt for BlockCache<S> {
         let mut done = 0usize;
         while let Some(out) = buf.get_mut(done..).filter(|o| !o.is_empty()) {
             let pos = offset + done as u64;
-            let block = self.block(pos / bs)?;
+            let block = match self.block(pos / bs) {
+                Ok(b) => b,
+                Err(e) => {
+                    // A bad sector elsewhere in the block (a file's data
+                    // next to a directory) must not fail this read: read
+                    // just the asked-for part of the block, uncached.
+                    let n = (bs - pos % bs).min((want - done) as u64) as usize;
+                    if self
+                        .inner
+                        .read_exact_at(pos, &mut buf[done..done + n])
+                        .is_err()
+                    {
+                        return Err(e);
+                    }
+                    done += n;
+                    continue;
+                }
+            };
             let within = (pos % bs) as usize;
             let n = copy_prefix(out, block.get(within..).unwrap_or_default());
             if n == 0 {

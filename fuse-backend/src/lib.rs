@@ -5,6 +5,8 @@
 //! * [`MountOptions`] / [`MountOptions::apply_o`]: the `-o` options.
 //! * [`serve`]: mount, call `ready`, serve until unmounted or SIGINT/SIGTERM.
 //! * [`unmount`]: `umount2` as root, `fusermount3 -u` otherwise.
+//! * [`unmount_or_detach_dead`]: the same, but a mount whose server died
+//!   (`ENOTCONN`) is detached lazily when it cannot be unmounted plainly.
 //!
 //! The image is immutable, so the mount is made for caching: unlimited entry
 //! and attribute TTLs, `FOPEN_KEEP_CACHE`, cached directory listings,
@@ -32,7 +34,7 @@ mod mount;
 mod options;
 
 pub use fs::IsoFs;
-pub use mount::{serve, unmount};
+pub use mount::{Unmounted, serve, unmount, unmount_or_detach_dead};
 pub use options::{
     DEFAULT_FSNAME, DEFAULT_READ_AHEAD_KB, DEFAULT_THREADS, MAX_THREADS, MountOptions, SUBTYPE,
 };

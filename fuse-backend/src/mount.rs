@@ -160,6 +160,97 @@ pub fn unmount(mountpoint: &Path) -> io::Result<()> {
     }
 }
 
+/// What [`unmount_or_detach_dead`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unmounted {
+    /// A plain unmount.
+    Clean,
+    /// The mount's server is gone (the mount answers `ENOTCONN`, e.g.
+    /// after `kill -9`) and the mount could not be unmounted plainly (a
+    /// process still had its working directory or a file there): it was
+    /// detached lazily (`MNT_DETACH` / `fusermount3 -uz`). Nothing can use
+    /// such a mount any more, so nothing is lost by detaching it.
+    DetachedDead,
+}
+
+/// [`unmount`], except that a mount whose server has died is detached
+/// lazily when a plain unmount fails. A busy mount whose server is alive
+/// is still refused with [`unmount`]'s error: detaching it would leave
+/// processes working in a tree that no longer has a name.
+pub fn unmount_or_detach_dead(mountpoint: &Path) -> io::Result<Unmounted> {
+    if !server_is_gone(mountpoint) {
+        match unmount(mountpoint) {
+            Ok(()) => return Ok(Unmounted::Clean),
+            // The server may have died while we tried.
+            Err(e) if !server_is_gone(mountpoint) => return Err(e),
+            Err(e) => debug!("{}: server gone; {e}", mountpoint.display()),
+        }
+    } else {
+        // A dead mount that nothing uses still unmounts plainly; a busy one
+        // will not become idle by waiting (its users get ENOTCONN and may
+        // never leave), so no retries.
+        let c = CString::new(mountpoint.as_os_str().as_bytes())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))?;
+        // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
+        if unsafe { libc::umount2(c.as_ptr(), 0) } == 0 {
+            return Ok(Unmounted::Clean);
+        }
+        let e = io::Error::last_os_error();
+        debug!("{}: server gone; umount: {e}", mountpoint.display());
+    }
+    detach_lazily(mountpoint).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!(
+                "cannot unmount {}: its server is gone and a lazy unmount failed: {e}",
+                mountpoint.display()
+            ),
+        )
+    })?;
+    Ok(Unmounted::DetachedDead)
+}
+
+/// True when `mountpoint` answers `ENOTCONN`: a FUSE mount whose server
+/// has died (or whose connection was aborted). Asked with `statfs`, which
+/// always reaches the server: `stat` may be answered from attributes the
+/// kernel still caches (our TTLs are unlimited).
+fn server_is_gone(mountpoint: &Path) -> bool {
+    let Ok(c) = CString::new(mountpoint.as_os_str().as_bytes()) else {
+        return false;
+    };
+    let mut st = std::mem::MaybeUninit::<libc::statfs>::uninit();
+    // SAFETY: `c` is a valid NUL-terminated string and `st` is writable
+    // memory of the size statfs(2) fills; both outlive the call.
+    let rc = unsafe { libc::statfs(c.as_ptr(), st.as_mut_ptr()) };
+    rc != 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ENOTCONN)
+}
+
+/// `umount2(MNT_DETACH)`, or `fusermount3 -u -z` where that is not permitted.
+fn detach_lazily(mountpoint: &Path) -> io::Result<()> {
+    let c = CString::new(mountpoint.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))?;
+    // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
+    if unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) } == 0 {
+        return Ok(());
+    }
+    let e = io::Error::last_os_error();
+    if e.raw_os_error() != Some(libc::EPERM) {
+        return Err(e);
+    }
+    let out = Command::new("fusermount3")
+        .args(["-u", "-z", "--"])
+        .arg(mountpoint)
+        .output()?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "fusermount3 -u -z: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
+
 /// `fusermount3 -u PATH`, falling back to `fusermount` (FUSE 2).
 fn fusermount_u(mountpoint: &Path) -> io::Result<()> {
     let mut last = None;
@@ -197,19 +288,8 @@ fn fusermount_u(mountpoint: &Path) -> io::Result<()> {
 /// session ends even while files are still open (they get `ENOTCONN`).
 fn force_unmount(mountpoint: &Path) {
     let dev = mount_device(mountpoint);
-    if let Ok(c) = CString::new(mountpoint.as_os_str().as_bytes()) {
-        // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
-        let rc = unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
-        if rc != 0 {
-            let e = io::Error::last_os_error();
-            warn!("lazy unmount of {}: {e}", mountpoint.display());
-            if e.raw_os_error() == Some(libc::EPERM) {
-                let _ = Command::new("fusermount3")
-                    .args(["-u", "-z", "--"])
-                    .arg(mountpoint)
-                    .status();
-            }
-        }
+    if let Err(e) = detach_lazily(mountpoint) {
+        warn!("lazy unmount of {}: {e}", mountpoint.display());
     }
     if let Some((_, minor)) = dev {
         // fusectl names a connection after the minor number of its st_dev.
