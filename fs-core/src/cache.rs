@@ -137,12 +137,10 @@ impl<S: ReadAt> ReadAt for BlockCache<S> {
                     // A bad sector elsewhere in the block (a file's data
                     // next to a directory) must not fail this read: read
                     // just the asked-for part of the block, uncached.
-                    let n = (bs - pos % bs).min((want - done) as u64) as usize;
-                    if self
-                        .inner
-                        .read_exact_at(pos, &mut buf[done..done + n])
-                        .is_err()
-                    {
+                    let to_block_end = usize::try_from(bs - pos % bs).unwrap_or(usize::MAX);
+                    let n = to_block_end.min(out.len());
+                    let part = out.get_mut(..n).unwrap_or_default();
+                    if self.inner.read_exact_at(pos, part).is_err() {
                         return Err(e);
                     }
                     done += n;
