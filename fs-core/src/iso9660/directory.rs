@@ -123,6 +123,28 @@ pub(crate) fn walk(
         });
     }
     let mut want = len;
+    // A length running past the end of the image is wrong; the "." record
+    // repeats the directory's own length (Linux's isofs trusts it), so
+    // believe that one, or a hostile length would read other directories
+    // and file data as entries of this one.
+    if start.saturating_add(len) > image_len {
+        let head = want.min(SECTOR_SIZE).min(image_len - start);
+        if let Ok(Some(dot)) =
+            read(start, head as usize).and_then(|b| DirectoryRecord::parse(&b, dir_at))
+        {
+            let own = u64::from(dot.data_len);
+            if dot.is_self() && own > 0 && own < want {
+                walk.problems.push(Error::corrupt(
+                    "directory extent",
+                    dir_at,
+                    format!(
+                        "directory claims {len} bytes (past the end of the image) but its \".\" record {own}; only {own} are read"
+                    ),
+                ));
+                want = own;
+            }
+        }
+    }
     if want > MAX_DIR_BYTES {
         walk.problems.push(Error::corrupt(
             "directory extent",
