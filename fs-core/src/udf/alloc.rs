@@ -211,6 +211,19 @@ pub(crate) fn file_data(
         }
     }
     let mut data = FileData::new(extents);
+    // A gap larger than the whole image is no sparse file but a hostile or
+    // broken length: reading it as zeros would hand out (and let `extract`
+    // write) up to 2^64 bytes.
+    if size - data.len().min(size) > disk.blocks().saturating_mul(disk.bs64()) {
+        return Err(Error::corrupt(
+            "file entry",
+            at,
+            format!(
+                "information length {size} bytes, but its extents hold {} and the image is smaller than the rest",
+                data.len()
+            ),
+        ));
+    }
     if data.len() < size {
         log::warn!(
             "file entry at {at}: extents hold {} bytes of its {size}; the rest reads as zeros",
