@@ -8,8 +8,9 @@ Base images come from tools that are not ours, fed trees this script makes:
   base.iso   xorriso -R of tree/ (files, a deep chain relocated through
              rr_moved with CL/PL/RE, 255-byte names whose NM sits in SUSP
              continuation areas, name slots, symlinks out of the tree)
-  deep.iso   xorriso -R of a chain of 1,200 nested directories (xorriso
-             relocates every 8th level into rr_moved: a long CL chain)
+  deep.iso   xorriso -R of a chain of 2,020 nested directories (xorriso
+             relocates every 8th level into rr_moved: a long CL chain);
+             extracted below any directory, its bottom passes PATH_MAX
   udf.img    mkudffs (UDF 2.01, no metadata partition) populated by udfclient
 
 Each hostile variant is a copy of one base image with ONE damage, made at a
@@ -27,6 +28,7 @@ import os
 import struct
 import subprocess
 import sys
+import tempfile
 
 B = 2048
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -59,6 +61,7 @@ def manifest(tree, out):
 # ------------------------------------------------------------ the trees
 
 SLOT_PAD = "x" * 40
+DEEP = 2020
 SLOTS = 20
 
 
@@ -105,25 +108,30 @@ def make_tree(t):
 
 
 def make_deep(t, depth):
+    """A chain of `depth` directories "d" holding a file "b"; made, and
+    given fixed times, through relative paths (the full ones pass
+    PATH_MAX). Returns the manifest rows (os.walk recurses per level)."""
     os.makedirs(t)
     cwd = os.getcwd()
+    stamp = (1704164645, 1704164645)
     try:
         os.chdir(t)
         for _ in range(depth):
             os.mkdir("d")
             os.chdir("d")
-        with open("bottom.txt", "wb") as f:
+        with open("b", "wb") as f:
             f.write(b"bottom\n")
+        os.utime("b", stamp)
+        for _ in range(depth):
+            os.chdir("..")
+            os.utime("d", stamp)
     finally:
         os.chdir(cwd)
-    # Python 3.11's os.walk recurses per level: times and manifest by hand.
     rows = []
     for i in range(1, depth + 1):
         rows.append({"path": "/".join(["d"] * i), "type": "dir"})
-    rows.append({"path": "/".join(["d"] * depth + ["bottom.txt"]), "type": "file", "size": 7,
+    rows.append({"path": "/".join(["d"] * depth + ["b"]), "type": "file", "size": 7,
                  "sha256": hashlib.sha256(b"bottom\n").hexdigest()})
-    for r in reversed(rows):
-        os.utime(os.path.join(t, r["path"]), (1704164645, 1704164645))
     return rows
 
 
@@ -716,10 +724,16 @@ def build_bases(out):
     run("xorriso", "-as", "mkisofs", "-quiet", "-R", "-rr_reloc_dir", "rr_moved", "-V", "HOSTILE",
         "-o", os.path.join(out, "base.iso"), tree, env=env, stderr=subprocess.DEVNULL)
     manifest(tree, os.path.join(out, "base.ref.jsonl"))
-    deep = os.path.join(work, "deep")
-    rows = make_deep(deep, 1200)
-    run("xorriso", "-as", "mkisofs", "-quiet", "-R", "-rr_reloc_dir", "rr_moved", "-V", "DEEP",
-        "-o", os.path.join(out, "deep.iso"), deep, env=env, stderr=subprocess.DEVNULL)
+    # 2,020 levels (4,042-byte paths): xorriso takes paths of up to 4,096
+    # bytes with the source directory's, so that one sits in a short one.
+    short = tempfile.mkdtemp(dir="/tmp" if os.path.isdir("/tmp") else None)
+    try:
+        deep = os.path.join(short, "deep")
+        rows = make_deep(deep, DEEP)
+        run("xorriso", "-as", "mkisofs", "-quiet", "-R", "-rr_reloc_dir", "rr_moved", "-V", "DEEP",
+            "-o", os.path.join(out, "deep.iso"), deep, env=env, stderr=subprocess.DEVNULL)
+    finally:
+        run("rm", "-rf", short)
     with open(os.path.join(out, "deep.ref.jsonl"), "w") as f:
         f.writelines(json.dumps(r, sort_keys=True) + "\n" for r in sorted(rows, key=lambda r: r["path"]))
     utree = os.path.join(work, "udftree")
