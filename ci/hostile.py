@@ -666,6 +666,13 @@ def _(img, t, info):
     fix_fid(img, fid)
 
 
+@case("udf_fid_liu_max", "udf.img", "sub's FID (the root's last): L_IU = 0xFFFF, past the directory's end")
+def _(img, t, info):
+    fid = t.fids(t.root)["sub"]
+    struct.pack_into("<H", img, fid[0] + 36, 0xFFFF)
+    fix_fid(img, fid)
+
+
 # ------------------------------------------------------------------ main
 
 
