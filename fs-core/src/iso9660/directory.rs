@@ -366,6 +366,28 @@ mod tests {
     }
 
     #[test]
+    fn a_length_past_the_image_is_cut_to_the_dot_record() {
+        // "." says 2048 bytes; the parent's record 4 GiB. The sector after
+        // holds what looks like more records (another directory's).
+        let mut recs = dots();
+        recs.push(record(10, 5, 0, b"A;1", b""));
+        let mut img = dir(&recs);
+        img.extend(dir(&[record(11, 5, 0, b"OTHER;1", b"")]));
+        let read = |off: u64, len: usize| -> Result<Vec<u8>> {
+            let s = off as usize;
+            Ok(img[s..s + len].to_vec())
+        };
+        let w = walk(&read, img.len() as u64, 0, 0xFFFF_F800, 2048).unwrap();
+        let names: Vec<_> = w.entries.iter().map(|l| l.record.name.clone()).collect();
+        assert_eq!(names, [b"A;1".to_vec()]);
+        assert_eq!(w.problems.len(), 1, "{:?}", w.problems);
+        assert!(w.problems[0].to_string().contains("\".\" record 2048"));
+        // Within the image the parent's length stands (as before).
+        let w = walk(&read, img.len() as u64, 0, 4096, 2048).unwrap();
+        assert_eq!(w.entries.len(), 2);
+    }
+
+    #[test]
     fn records_continue_in_next_sector() {
         let mut recs = dots();
         for i in 0..100u32 {
