@@ -374,6 +374,11 @@ mod tests {
         // Short content is padded.
         let data = file_data(&disk, &parts, &ads[..1], 3000, at).unwrap();
         assert_eq!(data.len(), 3000);
+        // Up to the image's size; beyond, the length is a lie.
+        let image = 40 * 2048;
+        assert!(file_data(&disk, &parts, &ads[..1], 2048 + image, at).is_ok());
+        let e = file_data(&disk, &parts, &ads[..1], 1 << 60, at).unwrap_err();
+        assert!(e.to_string().contains("information length"), "{e}");
     }
 
     #[test]
