@@ -129,3 +129,46 @@ mod tests {
         assert_eq!(base_name("/a/b"), "b");
     }
 }
+
+/// A name or path as `ls` and `stat` print it: control characters (which
+/// could move the cursor, recolour or clear the terminal, or split one
+/// name over two lines) are shown as `\n`, `\t`, `\r`, `\e` or `\xNN`, and
+/// a backslash as `\\`, so every printed name is one line and reads back
+/// unambiguously. Anything else is unchanged.
+pub fn printable(name: &str) -> std::borrow::Cow<'_, str> {
+    if !name.chars().any(|c| c.is_control() || c == '\\') {
+        return std::borrow::Cow::Borrowed(name);
+    }
+    let mut s = String::with_capacity(name.len() + 8);
+    for c in name.chars() {
+        match c {
+            '\\' => s.push_str("\\\\"),
+            '\n' => s.push_str("\\n"),
+            '\t' => s.push_str("\\t"),
+            '\r' => s.push_str("\\r"),
+            '\x1b' => s.push_str("\\e"),
+            c if c.is_control() => {
+                let mut b = [0u8; 4];
+                for byte in c.encode_utf8(&mut b).bytes() {
+                    s.push_str(&format!("\\x{byte:02x}"));
+                }
+            }
+            c => s.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(s)
+}
+
+#[cfg(test)]
+mod printable_tests {
+    use super::printable;
+
+    #[test]
+    fn control_characters_and_backslashes_are_escaped() {
+        assert_eq!(printable("plain name.txt"), "plain name.txt");
+        assert_eq!(printable("a\nb\tc\rd"), "a\\nb\\tc\\rd");
+        assert_eq!(printable("esc\x1b[31mred"), "esc\\e[31mred");
+        assert_eq!(printable("del\x7f\u{9b}"), "del\\x7f\\xc2\\x9b");
+        assert_eq!(printable("back\\slash"), "back\\\\slash");
+    }
+}

@@ -86,10 +86,10 @@ impl Entry {
     /// The name part of an `ls -l` line: name, `-> target` for symlinks,
     /// `[hidden]` for entries the image marks hidden.
     pub fn long_name(&self) -> String {
-        let mut s = self.name.clone();
+        let mut s = crate::common::printable(&self.name).into_owned();
         if let Some(t) = &self.target {
             s.push_str(" -> ");
-            s.push_str(t);
+            s.push_str(&crate::common::printable(t));
         }
         if self.attr.hidden {
             s.push_str("  [hidden]");

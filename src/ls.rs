@@ -64,7 +64,7 @@ fn print(entries: &[Entry], opts: LsOptions, out: &mut impl Write) -> Result<()>
         }
     } else {
         for e in entries {
-            writeln!(out, "{}", e.name)?;
+            writeln!(out, "{}", common::printable(&e.name))?;
         }
     }
     Ok(())
@@ -102,7 +102,7 @@ pub fn run(vol: &Volume, path: &str, opts: LsOptions, out: &mut impl Write) -> R
             if !first {
                 writeln!(out)?;
             }
-            writeln!(out, "{dir_path}:")?;
+            writeln!(out, "{}:", common::printable(&dir_path))?;
         }
         first = false;
         print(&entries, opts, out)?;
@@ -138,8 +138,13 @@ pub fn stat(vol: &Volume, path: &str, json: bool, out: &mut impl Write) -> Resul
         FileType::Socket => "socket",
     };
     match &e.target {
-        Some(t) => writeln!(out, "  File: {} -> {t}", e.path)?,
-        None => writeln!(out, "  File: {}", e.path)?,
+        Some(t) => writeln!(
+            out,
+            "  File: {} -> {}",
+            common::printable(&e.path),
+            common::printable(t)
+        )?,
+        None => writeln!(out, "  File: {}", common::printable(&e.path))?,
     }
     writeln!(
         out,

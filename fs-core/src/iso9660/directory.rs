@@ -123,6 +123,28 @@ pub(crate) fn walk(
         });
     }
     let mut want = len;
+    // A length running past the end of the image is wrong; the "." record
+    // repeats the directory's own length (Linux's isofs trusts it), so
+    // believe that one, or a hostile length would read other directories
+    // and file data as entries of this one.
+    if start.saturating_add(len) > image_len {
+        let head = want.min(SECTOR_SIZE).min(image_len - start);
+        if let Ok(Some(dot)) =
+            read(start, head as usize).and_then(|b| DirectoryRecord::parse(&b, dir_at))
+        {
+            let own = u64::from(dot.data_len);
+            if dot.is_self() && own > 0 && own < want {
+                walk.problems.push(Error::corrupt(
+                    "directory extent",
+                    dir_at,
+                    format!(
+                        "directory claims {len} bytes (past the end of the image) but its \".\" record {own}; only {own} are read"
+                    ),
+                ));
+                want = own;
+            }
+        }
+    }
     if want > MAX_DIR_BYTES {
         walk.problems.push(Error::corrupt(
             "directory extent",
@@ -341,6 +363,28 @@ mod tests {
         assert_eq!(w.entries[0].offset, 34 + 34);
         assert_eq!(w.entries[0].size(), 5);
         assert_eq!(w.entries[0].allocated, 2048);
+    }
+
+    #[test]
+    fn a_length_past_the_image_is_cut_to_the_dot_record() {
+        // "." says 2048 bytes; the parent's record 4 GiB. The sector after
+        // holds what looks like more records (another directory's).
+        let mut recs = dots();
+        recs.push(record(10, 5, 0, b"A;1", b""));
+        let mut img = dir(&recs);
+        img.extend(dir(&[record(11, 5, 0, b"OTHER;1", b"")]));
+        let read = |off: u64, len: usize| -> Result<Vec<u8>> {
+            let s = off as usize;
+            Ok(img[s..s + len].to_vec())
+        };
+        let w = walk(&read, img.len() as u64, 0, 0xFFFF_F800, 2048).unwrap();
+        let names: Vec<_> = w.entries.iter().map(|l| l.record.name.clone()).collect();
+        assert_eq!(names, [b"A;1".to_vec()]);
+        assert_eq!(w.problems.len(), 1, "{:?}", w.problems);
+        assert!(w.problems[0].to_string().contains("\".\" record 2048"));
+        // Within the image the parent's length stands (as before).
+        let w = walk(&read, img.len() as u64, 0, 4096, 2048).unwrap();
+        assert_eq!(w.entries.len(), 2);
     }
 
     #[test]

@@ -211,6 +211,19 @@ pub(crate) fn file_data(
         }
     }
     let mut data = FileData::new(extents);
+    // A gap larger than the whole image is no sparse file but a hostile or
+    // broken length: reading it as zeros would hand out (and let `extract`
+    // write) up to 2^64 bytes.
+    if size - data.len().min(size) > disk.blocks().saturating_mul(disk.bs64()) {
+        return Err(Error::corrupt(
+            "file entry",
+            at,
+            format!(
+                "information length {size} bytes, but its extents hold {} and the image is smaller than the rest",
+                data.len()
+            ),
+        ));
+    }
     if data.len() < size {
         log::warn!(
             "file entry at {at}: extents hold {} bytes of its {size}; the rest reads as zeros",
@@ -361,6 +374,11 @@ mod tests {
         // Short content is padded.
         let data = file_data(&disk, &parts, &ads[..1], 3000, at).unwrap();
         assert_eq!(data.len(), 3000);
+        // Up to the image's size; beyond, the length is a lie.
+        let image = 40 * 2048;
+        assert!(file_data(&disk, &parts, &ads[..1], 2048 + image, at).is_ok());
+        let e = file_data(&disk, &parts, &ads[..1], 1 << 60, at).unwrap_err();
+        assert!(e.to_string().contains("information length"), "{e}");
     }
 
     #[test]
