@@ -494,6 +494,17 @@ impl Volume {
     /// node) and a node for every entry not in memory. Read again after
     /// eviction, the listing stands and only the nodes come back: no names,
     /// index or problem reports are made a second time.
+    /// Where the records of directory `node` start, for errors about them:
+    /// the first sector of its data (sector 0 for a directory without any).
+    fn dir_location(&self, node: &Node) -> crate::error::Location {
+        let bs = u64::from(self.info.block_size.max(1));
+        let sector = match node.data().extents().first() {
+            Some(crate::node::Extent::Recorded { start, .. }) => start / bs,
+            _ => 0,
+        };
+        crate::error::Location::sector(sector)
+    }
+
     fn fill(&self, node: &Node) -> Result<Arc<Directory>> {
         let listed = node.dir.get().cloned();
         let contents = self.format.read_dir(&node.info)?;
@@ -507,7 +518,7 @@ impl Volume {
         if u32::try_from(contents.entries.len()).is_err() {
             return Err(Error::corrupt(
                 "directory",
-                crate::error::Location::sector(0),
+                self.dir_location(node),
                 format!("directory {} lists 2^32 entries or more", node.id()),
             ));
         }
@@ -546,7 +557,7 @@ impl Volume {
                 if let Some(name) = name {
                     let e = Error::corrupt(
                         "directory record",
-                        crate::error::Location::sector(0),
+                        self.dir_location(node),
                         format!(
                             "entry {name:?} in directory {} points at directory {id} \
                              which already sits elsewhere in the tree (a loop); left out",
