@@ -267,7 +267,7 @@ pub fn udf_vds(data: &[u8]) {
 
 /// Reads what the reader reads of one node: its file entry, the content
 /// its allocation descriptors map, a symbolic link's target and a
-/// directory's FIDs (content read up to [`READ_BUDGET`]).
+/// directory's FIDs (content read up to 1 MiB).
 fn udf_node(disk: &udf::disk::Disk, parts: &udf::partition::Partitions, part: u16, lbn: u32) {
     let Ok(entry) = udf::icb::read_entry(disk, parts, part, lbn) else {
         return;
@@ -446,7 +446,7 @@ pub fn cue_text(data: &[u8]) {
     let _ = container::cue::layout(&sheet, &|_| None);
 }
 
-/// Reads up to [`READ_BUDGET`] bytes of a container's logical view: its
+/// Reads up to 1 MiB of a container's logical view: its
 /// start (where the volume descriptors are) and its end.
 fn read_view(view: &dyn ReadAt) {
     let mut buf = vec![0u8; CHUNK];
@@ -521,7 +521,7 @@ pub fn cso(data: &[u8]) {
 /// each walks the tree: every directory listed, every node looked up by
 /// name (also ignoring case) and by path, symbolic links read and
 /// resolved, files read at their start and end. Bounded: at most
-/// [`NODE_BUDGET`] nodes per view and [`READ_BUDGET`] bytes read.
+/// 2,000 nodes per view and 1 MiB read per input.
 pub fn whole_image(data: &[u8]) {
     let src = source(data);
     let opts = OpenOptions {
