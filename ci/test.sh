@@ -10,6 +10,9 @@ set -x
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+# The fuzz targets (their own workspace, run with nightly cargo-fuzz, see
+# FUZZING.md) still build: a stable check catches fs_core::fuzz drifting.
+cargo check --manifest-path fuzz/Cargo.toml --locked --bins
 cargo test --workspace --locked
 # The Windows build: cross-built with mingw, its tests and the CLI run under
 # Wine and compared byte for byte with the Linux build on the same images.

@@ -20,6 +20,9 @@ pub mod cache;
 pub mod container;
 pub mod error;
 pub mod format;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzz;
 pub mod iso9660;
 pub mod node;
 pub mod source;

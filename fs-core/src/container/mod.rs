@@ -10,11 +10,11 @@
 //! pattern (2352 bytes) or by where "CD001"/"BEA01"/a UDF anchor sits
 //! (2336 bytes), and finally a plain image of 2048-byte sectors.
 
-mod ccd;
-mod cso;
-mod cue;
-mod mdf;
-mod nrg;
+pub(crate) mod ccd;
+pub(crate) mod cso;
+pub(crate) mod cue;
+pub(crate) mod mdf;
+pub(crate) mod nrg;
 mod sector;
 mod shift;
 
@@ -459,7 +459,7 @@ fn open_nrg(
     finish(source, data.offset, data.mode, data.sectors, kind, details)
 }
 
-fn open_mds(
+pub(crate) fn open_mds(
     text: &[u8],
     mds_path: &Path,
     mdf: Arc<dyn ReadAt>,
@@ -505,7 +505,7 @@ fn open_mds(
     finish(mdf, data.offset, data.mode, sectors, kind, details)
 }
 
-fn open_ccd(
+pub(crate) fn open_ccd(
     text: &[u8],
     ccd_path: &Path,
     img: Arc<dyn ReadAt>,

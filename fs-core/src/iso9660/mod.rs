@@ -18,15 +18,15 @@
 
 mod bytes;
 mod datetime;
-mod directory;
-mod directory_record;
+pub(crate) mod directory;
+pub(crate) mod directory_record;
 pub mod el_torito;
-mod joliet;
-mod rock_ridge;
-mod session;
-mod susp;
-mod volume_descriptor;
-mod zisofs;
+pub(crate) mod joliet;
+pub(crate) mod rock_ridge;
+pub(crate) mod session;
+pub(crate) mod susp;
+pub(crate) mod volume_descriptor;
+pub(crate) mod zisofs;
 
 use std::sync::Arc;
 

@@ -16,20 +16,20 @@
 //! (after strategy-4096 indirect entries are followed), so hard links (FIDs
 //! naming one ICB) share one id. `Attributes.inode` is the node id.
 
-mod alloc;
-mod anchor;
+pub(crate) mod alloc;
+pub(crate) mod anchor;
 mod cs0;
-mod disk;
-mod fid;
-mod file_set;
-mod icb;
+pub(crate) mod disk;
+pub(crate) mod fid;
+pub(crate) mod file_set;
+pub(crate) mod icb;
 mod le;
-mod partition;
-mod recognition;
-mod symlink;
-mod tag;
+pub(crate) mod partition;
+pub(crate) mod recognition;
+pub(crate) mod symlink;
+pub(crate) mod tag;
 mod timestamp;
-mod vds;
+pub(crate) mod vds;
 
 use std::sync::Arc;
 
@@ -211,7 +211,12 @@ struct UdfFs {
 }
 
 /// The node a file entry describes.
-fn node_info(disk: &Disk, parts: &Partitions, e: &Entry, hidden: bool) -> Result<NodeInfo> {
+pub(crate) fn node_info(
+    disk: &Disk,
+    parts: &Partitions,
+    e: &Entry,
+    hidden: bool,
+) -> Result<NodeInfo> {
     let kind = e.kind(disk)?;
     let at = e.at(disk);
     let mut data = match kind {

@@ -1,0 +1,6 @@
+//! `fs_core::fuzz::mdf_mds` (see FUZZING.md).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| fs_core::fuzz::mdf_mds(data));
