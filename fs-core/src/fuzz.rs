@@ -52,9 +52,9 @@ fn reader(data: &[u8]) -> impl Fn(u64, usize) -> crate::Result<Vec<u8>> + '_ {
 /// Splits `n` header bytes off the input (zeros when it is shorter).
 fn header<const N: usize>(data: &[u8]) -> ([u8; N], &[u8]) {
     let mut h = [0u8; N];
-    let n = data.len().min(N);
-    h[..n].copy_from_slice(&data[..n]);
-    (h, &data[n..])
+    let (head, rest) = data.split_at_checked(N).unwrap_or((data, &[]));
+    h.iter_mut().zip(head).for_each(|(d, s)| *d = *s);
+    (h, rest)
 }
 
 // ---------------------------------------------------------------- ISO 9660
@@ -103,7 +103,7 @@ pub fn iso9660_directory(data: &[u8]) {
 pub fn susp_rock_ridge(data: &[u8]) {
     let ([lo, hi], rest) = header::<2>(data);
     let su_len = usize::from(u16::from_le_bytes([lo, hi])).min(rest.len());
-    let su = &rest[..su_len];
+    let su = rest.get(..su_len).unwrap_or(rest);
     let read = reader(data);
     let at = Location::sector(0);
     let detected = iso9660::susp::detect(su, 2048, at, &read);
@@ -156,11 +156,11 @@ pub fn el_torito(data: &[u8]) {
 /// uncompressed size), the rest is the stored (compressed) file. Its decoded
 /// content is read (at most 1 MiB, front to back, plus its last bytes).
 pub fn zisofs(data: &[u8]) {
-    if data.len() < 12 {
+    let Some(head) = data.get(..12) else {
         return;
-    }
+    };
     let at = Location::sector(0);
-    let Some(zf) = iso9660::zisofs::parse_zf(&data[..12], at) else {
+    let Some(zf) = iso9660::zisofs::parse_zf(head, at) else {
         return;
     };
     let src = MemSource::new(data.to_vec());
@@ -189,28 +189,36 @@ pub fn zisofs(data: &[u8]) {
 /// Repairs the checksum and CRC of a descriptor tag at the start of `d`
 /// (when its identifier is one ECMA-167 defines), and sets its location.
 fn fix_tag(d: &mut [u8], location: Option<u32>) {
-    if d.len() < udf::tag::TAG_LEN {
+    let Some(tag) = d.get(..16).and_then(|t| <[u8; 16]>::try_from(t).ok()) else {
         return;
-    }
-    let ident = u16::from_le_bytes([d[0], d[1]]);
+    };
+    let ident = u16::from_le_bytes([tag[0], tag[1]]);
     if !(1..=9).contains(&ident) && !(256..=266).contains(&ident) {
         return;
     }
-    if let Some(l) = location {
-        d[12..16].copy_from_slice(&l.to_le_bytes());
+    if let (Some(l), Some(field)) = (location, d.get_mut(12..16)) {
+        field.copy_from_slice(&l.to_le_bytes());
     }
-    let crc_len = usize::from(u16::from_le_bytes([d[10], d[11]]));
+    let crc_len = usize::from(u16::from_le_bytes([tag[10], tag[11]]));
     if let Some(body) = d.get(16..16 + crc_len) {
         let crc = udf::tag::crc16(body);
-        d[8..10].copy_from_slice(&crc.to_le_bytes());
+        if let Some(field) = d.get_mut(8..10) {
+            field.copy_from_slice(&crc.to_le_bytes());
+        }
     }
-    d[4] = udf::tag::checksum(d);
+    let sum = udf::tag::checksum(d);
+    if let Some(b) = d.get_mut(4) {
+        *b = sum;
+    }
 }
 
 /// Header byte of the UDF targets: bit 0 set keeps the tags as they are,
 /// bit 1 set keeps their locations, bits 2-3 pick the block size.
 fn udf_setup(flags: u8, data: &[u8]) -> (Vec<u8>, u32) {
-    let bs = udf::anchor::BLOCK_SIZES[usize::from(flags >> 2 & 3)];
+    let bs = udf::anchor::BLOCK_SIZES
+        .get(usize::from(flags >> 2 & 3))
+        .copied()
+        .unwrap_or(2048);
     let mut img = data.to_vec();
     if flags & 1 == 0 {
         for (i, block) in img.chunks_mut(bs as usize).enumerate() {
@@ -319,9 +327,12 @@ pub fn udf_fid(data: &[u8]) {
     let mut dir = rest.to_vec();
     if flags & 1 == 0 {
         let mut pos = 0usize;
-        while pos + 38 <= dir.len() {
-            let l_iu = usize::from(u16::from_le_bytes([dir[pos + 36], dir[pos + 37]]));
-            let l_fi = usize::from(dir[pos + 19]);
+        while let Some(h) = dir
+            .get(pos..pos + 38)
+            .and_then(|h| <[u8; 38]>::try_from(h).ok())
+        {
+            let l_iu = usize::from(u16::from_le_bytes([h[36], h[37]]));
+            let l_fi = usize::from(h[19]);
             let len = (38 + l_iu + l_fi).next_multiple_of(4);
             let Some(d) = dir.get_mut(pos..pos + len) else {
                 break;
@@ -345,12 +356,15 @@ fn udf_volume(
     tail: &[u8],
 ) -> Option<udf::partition::Partitions> {
     let mut maps = vec![1u8, 6, 1, 0, 0, 0];
-    let mut t2 = vec![0u8; 64];
+    let mut t2 = [0u8; 64];
     t2[0] = 2;
     t2[1] = 64;
-    t2[5..5 + kind.len()].copy_from_slice(kind.as_bytes());
-    let n = tail.len().min(24);
-    t2[40..40 + n].copy_from_slice(&tail[..n]);
+    for (d, s) in t2.iter_mut().skip(5).zip(kind.as_bytes()) {
+        *d = *s;
+    }
+    for (d, s) in t2.iter_mut().skip(40).zip(tail.iter().take(24)) {
+        *d = *s;
+    }
     maps.extend(t2);
     let lv = udf::vds::LogicalVolume {
         block_size: disk.bs,
