@@ -16,7 +16,7 @@ shift
 mkdir -p "$here/logs"
 for t in "$@"; do
   case $t in
-    whole_image | nrg | mdf_mds | ccd | udf_vat | udf_metadata | cso) max=1048576 ;;
+    whole_image | whole_image_udf | nrg | mdf_mds | ccd | udf_vat | udf_metadata | cso) max=1048576 ;;
     udf_icb | udf_vds) max=262144 ;;
     *) max=65536 ;;
   esac

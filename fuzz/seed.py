@@ -232,6 +232,9 @@ def main():
     ] + [os.path.join(fix, "iso", "plain.iso")]:
         if os.path.exists(p) and os.path.getsize(p) <= 1 << 20:
             put("whole_image", read(p), 1 << 20)
+            if tag_ident(read(p)[256 * SS:257 * SS]) == 2:
+                # Tags repaired, recorded locations kept (header bit 1).
+                put("whole_image_udf", b"\x02" + read(p), 1 << 20)
     containers(os.path.join(fix, "cont"), whole=False)
     containers(os.path.join(fix, "small", "cont"))
     for t in sorted(counts):

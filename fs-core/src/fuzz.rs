@@ -529,6 +529,18 @@ pub fn cso(data: &[u8]) {
 
 // -------------------------------------------------------------- whole image
 
+/// [`whole_image`] after the UDF tags of every block are repaired (the UDF
+/// header byte, as for the other UDF targets: bit 1 keeps the recorded tag
+/// locations, which a whole image needs for its partition-relative file
+/// entries). Without the repair a mutated UDF descriptor stops at its
+/// checksum or CRC, so the readers behind it are reached through the
+/// `Volume` API only by this target.
+pub fn whole_image_udf(data: &[u8]) {
+    let ([flags], rest) = header::<1>(data);
+    let (img, _) = udf_setup(flags, rest);
+    whole_image(&img);
+}
+
 /// Opens the input as an image through the public API ([`Volume::open`],
 /// which also detects CSO/ZSO, NRG and raw-sector containers from the
 /// bytes) in its default view and in every other view it offers, and for
@@ -634,6 +646,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("ccd", ccd),
     ("cso", cso),
     ("whole_image", whole_image),
+    ("whole_image_udf", whole_image_udf),
 ];
 
 #[cfg(test)]
