@@ -114,22 +114,6 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths() {
-        assert_eq!(normalize(""), "/");
-        assert_eq!(normalize("a//b/./c/"), "/a/b/c");
-        assert_eq!(normalize("/a/../../b"), "/b");
-        assert_eq!(join("/", "x"), "/x");
-        assert_eq!(join("/a", "x"), "/a/x");
-        assert_eq!(base_name("/"), "/");
-        assert_eq!(base_name("/a/b"), "b");
-    }
-}
-
 /// A name or path as `ls` and `stat` print it: control characters (which
 /// could move the cursor, recolour or clear the terminal, or split one
 /// name over two lines) are shown as `\n`, `\t`, `\r`, `\e` or `\xNN`, and
@@ -160,8 +144,19 @@ pub fn printable(name: &str) -> std::borrow::Cow<'_, str> {
 }
 
 #[cfg(test)]
-mod printable_tests {
-    use super::printable;
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        assert_eq!(normalize(""), "/");
+        assert_eq!(normalize("a//b/./c/"), "/a/b/c");
+        assert_eq!(normalize("/a/../../b"), "/b");
+        assert_eq!(join("/", "x"), "/x");
+        assert_eq!(join("/a", "x"), "/a/x");
+        assert_eq!(base_name("/"), "/");
+        assert_eq!(base_name("/a/b"), "b");
+    }
 
     #[test]
     fn control_characters_and_backslashes_are_escaped() {
