@@ -19,8 +19,7 @@ fn cat_one(vol: &Volume, path: &str, buf: &mut [u8], out: &mut impl Write) -> Re
     let size = node.attr().size;
     let mut off = 0u64;
     while off < size {
-        let n = vol
-            .read_node(&node, off, buf)
+        let n = common::read_salvaging(vol, &node, off, buf)
             .with_context(|| format!("{path}: read error at offset {off}"))?;
         if n == 0 {
             break;

@@ -114,6 +114,37 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
+/// Reads file data at `off` like [`Volume::read_node`], but when a large
+/// read fails (a bad or missing sector somewhere in it), reads again sector
+/// by sector and returns the bytes before the first bad one (a short read).
+/// The next call, at the bad sector, then fails: output gets everything
+/// that can be read, and the error names the exact offset.
+pub fn read_salvaging(
+    vol: &fs_core::Volume,
+    node: &fs_core::Node,
+    off: u64,
+    buf: &mut [u8],
+) -> fs_core::Result<usize> {
+    /// The unit of damage on a disc.
+    const SECTOR: usize = 2048;
+    let err = match vol.read_node(node, off, buf) {
+        Ok(n) => return Ok(n),
+        Err(e) if buf.len() <= SECTOR => return Err(e),
+        Err(e) => e,
+    };
+    let mut done = 0usize;
+    for piece in buf.chunks_mut(SECTOR) {
+        match vol.read_node(node, off + done as u64, piece) {
+            Ok(n) if n > 0 => done += n,
+            _ => break,
+        }
+        if done % SECTOR != 0 {
+            break;
+        }
+    }
+    if done == 0 { Err(err) } else { Ok(done) }
+}
+
 /// A name or path as `ls` and `stat` print it: control characters (which
 /// could move the cursor, recolour or clear the terminal, or split one
 /// name over two lines) are shown as `\n`, `\t`, `\r`, `\e` or `\xNN`, and

@@ -858,9 +858,7 @@ impl Writer<'_> {
         let size = node.attr().size;
         let mut off = 0u64;
         while off < size {
-            let n = self
-                .vol
-                .read_node(node, off, buf)
+            let n = common::read_salvaging(self.vol, node, off, buf)
                 .with_context(|| format!("read error at offset {off}"))?;
             if n == 0 {
                 break;

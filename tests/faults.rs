@@ -988,7 +988,8 @@ fn a_truncated_image_reads_what_it_holds_and_gives_eio_past_its_end() {
         "Hello from isomount\n"
     );
 
-    // `isomount cat` says which file and why, and fails.
+    // `isomount cat` writes every whole sector before the cut, then says
+    // which file, where and why, and fails.
     let out = isomount(&[
         OsStr::new("cat"),
         image.as_os_str(),
@@ -996,9 +997,17 @@ fn a_truncated_image_reads_what_it_holds_and_gives_eio_past_its_end() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     let msg = String::from_utf8_lossy(&out.stderr);
+    let sectors = in_file / 2048 * 2048;
     assert!(
-        msg.contains("straddle.bin") && msg.contains("beyond the end of the image"),
+        msg.contains("straddle.bin")
+            && msg.contains(&format!("offset {sectors}"))
+            && msg.contains("beyond the end of the image"),
         "{msg}"
+    );
+    assert_eq!(
+        out.stdout,
+        bytes[cut_ext.start as usize..(cut_ext.start + sectors) as usize],
+        "cat's output: the readable sectors before the cut"
     );
     let out = isomount(&[
         OsStr::new("cat"),
