@@ -19,7 +19,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use lru::LruCache;
 use parking_lot::Mutex;
 
-use crate::source::{ReadAt, clip, copy_prefix};
+use crate::bytes::copy_prefix;
+use crate::source::{ReadAt, clip};
 
 /// Default block size: 32 KiB, sixteen 2048-byte sectors.
 pub const DEFAULT_BLOCK_SIZE: usize = 32 * 1024;

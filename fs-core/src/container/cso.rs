@@ -19,9 +19,10 @@ use std::io;
 use std::sync::Arc;
 
 use super::ContainerInfo;
+use crate::bytes::copy_prefix;
 use crate::cache::BlockCache;
 use crate::error::{Error, Location, Result};
-use crate::source::{ReadAt, clip, copy_prefix};
+use crate::source::{ReadAt, clip};
 
 /// Size of the fixed header.
 const HEADER_LEN: u64 = 24;

@@ -82,11 +82,6 @@ fn track_details(tracks: &[TrackDesc]) -> Vec<(&'static str, String)> {
         .collect()
 }
 
-/// The `N` bytes at `at` in `b`, or `None` when `b` ends first.
-fn array_at<const N: usize>(b: &[u8], at: usize) -> Option<[u8; N]> {
-    b.get(at..at.checked_add(N)?)?.try_into().ok()
-}
-
 /// Opens a file a container names, with an error that says which file.
 fn open_file(path: &Path) -> Result<Arc<dyn ReadAt>> {
     // Only regular files: a FIFO named by a cue sheet would block the open.

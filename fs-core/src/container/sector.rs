@@ -11,7 +11,8 @@
 use std::io;
 use std::sync::Arc;
 
-use crate::source::{ReadAt, clip, copy_prefix};
+use crate::bytes::copy_prefix;
+use crate::source::{ReadAt, clip};
 
 /// Logical (user data) sector size.
 pub(crate) const USER: u64 = 2048;

@@ -18,8 +18,8 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::source::{ReadAt, clip};
 
-use super::array_at;
 use super::sector::USER;
+use crate::bytes::array_at;
 
 /// Most track sectors searched for the root directory.
 const MAX_SEARCH: u64 = 4096;

@@ -16,8 +16,8 @@
 use crate::error::{Error, Location, Result};
 use crate::node::Timestamp;
 
-use super::bytes::{u16_be, u16_le, u32_be, u32_le};
 use super::datetime::parse_record_date;
+use crate::bytes::{u16_be, u16_le, u32_be, u32_le};
 
 /// Fixed part of a directory record, before the file identifier.
 pub(crate) const FIXED_LEN: usize = 33;

@@ -17,7 +17,7 @@
 use crate::error::{Error, Location, Result};
 use crate::source::ReadAt;
 
-use super::bytes::u32_le;
+use crate::bytes::u32_le;
 
 /// Boot system identifier of an El Torito boot record (2.0).
 pub(crate) const BOOT_SYSTEM_ID: &[u8] = b"EL TORITO SPECIFICATION";

@@ -16,7 +16,6 @@
 //! directory record; a directory's id is the byte offset of its extent's
 //! data, so the "." record and the parent's record agree.
 
-mod bytes;
 mod datetime;
 pub(crate) mod directory;
 pub(crate) mod directory_record;

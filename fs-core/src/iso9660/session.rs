@@ -23,7 +23,7 @@
 use crate::error::{Error, Result};
 use crate::source::ReadAt;
 
-use super::bytes::u32_le;
+use crate::bytes::u32_le;
 
 /// Sessions looked for at most.
 pub(crate) const MAX_SESSIONS: usize = 1024;

@@ -24,7 +24,7 @@ use std::collections::HashSet;
 
 use crate::error::{Error, Location, Result};
 
-use super::bytes::{u32_be, u32_le};
+use crate::bytes::{u32_be, u32_le};
 
 /// Reads `len` bytes at absolute image byte offset `off` (through the block cache).
 pub(crate) type ReadBytes<'a> = &'a dyn Fn(u64, usize) -> Result<Vec<u8>>;

@@ -30,7 +30,7 @@ use crate::error::{Error, Location, Result};
 use crate::node::{Decoder, Extent, FileData};
 use crate::source::ReadAt;
 
-use super::bytes::{array_at, copy_prefix, u32_le, u64_le};
+use crate::bytes::{array_at, copy_prefix, u32_le, u64_le};
 
 /// Magic of a zisofs v1 file header.
 const MAGIC_V1: [u8; 8] = [0x37, 0xE4, 0x53, 0x96, 0xC9, 0xDB, 0xD6, 0x07];

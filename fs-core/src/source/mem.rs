@@ -23,7 +23,7 @@ impl ReadAt for MemSource {
             .ok()
             .and_then(|start| self.data.get(start..))
             .unwrap_or_default();
-        Ok(super::copy_prefix(buf, rest))
+        Ok(crate::bytes::copy_prefix(buf, rest))
     }
 
     fn len(&self) -> u64 {

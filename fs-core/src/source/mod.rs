@@ -65,15 +65,6 @@ pub(crate) fn clip(buf: &mut [u8], offset: u64, len: u64) -> &mut [u8] {
     buf.get_mut(..n).unwrap_or_default()
 }
 
-/// Copies the bytes `dst` and `src` both have room for; returns how many.
-pub(crate) fn copy_prefix(dst: &mut [u8], src: &[u8]) -> usize {
-    let n = dst.len().min(src.len());
-    if let (Some(d), Some(s)) = (dst.get_mut(..n), src.get(..n)) {
-        d.copy_from_slice(s);
-    }
-    n
-}
-
 impl<T: ReadAt + ?Sized> ReadAt for std::sync::Arc<T> {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
         (**self).read_at(offset, buf)
@@ -116,16 +107,12 @@ mod tests {
     }
 
     #[test]
-    fn clip_and_copy_prefix_stay_in_range() {
+    fn clip_stays_in_range() {
         let mut b = [0u8; 8];
         assert_eq!(clip(&mut b, 0, 100).len(), 8);
         assert_eq!(clip(&mut b, 95, 100).len(), 5);
         assert!(clip(&mut b, 100, 100).is_empty());
         assert!(clip(&mut b, u64::MAX, 100).is_empty());
-        assert_eq!(copy_prefix(&mut b, &[1, 2, 3]), 3);
-        assert_eq!(b[..4], [1, 2, 3, 0]);
-        assert_eq!(copy_prefix(&mut b[..2], &[9; 5]), 2);
-        assert_eq!(copy_prefix(&mut [], &[9; 5]), 0);
     }
 
     #[test]

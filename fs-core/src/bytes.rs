@@ -1,9 +1,11 @@
 //! Bounds-checked access to fields of on-disk structures.
 //!
-//! Every structure in this module tree comes from the image, which is
+//! Every structure the readers parse comes from the image, which is
 //! untrusted input: a field read past the end of its buffer must be an
 //! error the caller reports, never a panic. These helpers return `None`
-//! instead of panicking, and never overflow on a hostile offset.
+//! (or copy fewer bytes) instead of panicking, and never overflow on a
+//! hostile offset. The ISO 9660 and container readers use them; UDF has
+//! its own little-endian readers in `udf::le`.
 //!
 //! Byte orders are those of ECMA-119 7.2 / 7.3: "little-endian" (7.2.1,
 //! 7.3.1) and "big-endian" (7.2.2, 7.3.2); a both-endian field (7.2.3,
