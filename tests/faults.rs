@@ -25,7 +25,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::mount::{Mount, is_mounted, wait_unmounted};
-use common::walk::{read_all, volume_listing};
+use common::walk::{node_row, read_all, volume_listing};
 use common::{
     Keys, Listing, assert_listing, fixtures, fuse_available, isomount, load_ref, sha256_hex,
     sha256_reader,
@@ -261,23 +261,7 @@ fn walk_recording_failures(vol: &Volume) -> Walk {
             if a.kind == FileType::Directory {
                 stack.push((e.id, format!("{path}/")));
             }
-            let rdev = a
-                .rdev
-                .filter(|_| matches!(a.kind, FileType::CharDevice | FileType::BlockDevice))
-                .map(|d| (d.major, d.minor));
-            let row = common::entry(
-                a.kind.as_str(),
-                a.size,
-                sha,
-                node.link_target().map(str::to_owned),
-                a.mode,
-                a.mtime.secs,
-                a.uid,
-                a.gid,
-                rdev,
-                a.inode,
-            );
-            listing.insert(path, row);
+            listing.insert(path, node_row(&node, sha));
         }
     }
     Walk { listing, failed }
@@ -684,6 +668,57 @@ impl Drop for Cleanup {
             }
         }
     }
+}
+
+/// `isomount [PRE...] mount -f IMAGE MNT` in a fresh directory, returned
+/// once the mount is there (the server exiting first fails the test). The
+/// server's stdout is dropped; its stderr goes where `stderr` says.
+fn foreground_mount(
+    image: &Path,
+    pre: &[&str],
+    stderr: Stdio,
+) -> (tempfile::TempDir, PathBuf, Cleanup) {
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    fs::create_dir(&mnt).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_isomount"))
+        .args(pre)
+        .args(["mount", "-f"])
+        .arg(image)
+        .arg(&mnt)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .unwrap();
+    let mut cleanup = Cleanup {
+        mnt: mnt.clone(),
+        server: Some(child),
+    };
+    let server = cleanup.server();
+    let t = Instant::now();
+    while !is_mounted(&mnt) {
+        if let Some(st) = server.try_wait().unwrap() {
+            panic!("isomount mount -f exited early: {st}");
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "the mount never appeared"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (dir, mnt, cleanup)
+}
+
+/// A watchdog that, after `limit`, kills server `pid` and aborts the FUSE
+/// connection of `mnt`, so that every call blocked on it fails.
+fn server_watchdog(what: &str, limit: Duration, pid: u32, mnt: &Path) -> Watchdog {
+    let mnt = mnt.to_path_buf();
+    Watchdog::new(what, limit, move || {
+        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        abort_fuse(&mnt);
+    })
 }
 
 /// A `Volume` served in this process by `fuse_backend::serve` on a thread.
@@ -1661,44 +1696,13 @@ fn eight_readers_over_a_fuse_mount_with_a_tiny_cache_get_every_byte_in_bounded_m
     }
     let s = stress();
     let _turn = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::tempdir().unwrap();
-    let mnt = dir.path().join("mnt");
-    fs::create_dir(&mnt).unwrap();
     // --cache-size 0: the smallest there is (the cache keeps one 32 KiB
     // block per shard, 512 KiB, and 4,096 nodes whatever is asked).
-    let child = Command::new(env!("CARGO_BIN_EXE_isomount"))
-        .args(["--cache-size", "0", "mount", "-f"])
-        .arg(&s.image)
-        .arg(&mnt)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .env("RUST_LOG", "warn")
-        .spawn()
-        .unwrap();
-    let mut cleanup = Cleanup {
-        mnt: mnt.clone(),
-        server: Some(child),
-    };
+    let (_dir, mnt, mut cleanup) =
+        foreground_mount(&s.image, &["--cache-size", "0"], Stdio::inherit());
     let server = cleanup.server();
     let pid = server.id();
-    let t = Instant::now();
-    while !is_mounted(&mnt) {
-        if let Some(st) = server.try_wait().unwrap() {
-            panic!("isomount mount -f exited early: {st}");
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(30),
-            "the mount never appeared"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let dog = {
-        let mnt = mnt.clone();
-        Watchdog::new("FUSE stress", Duration::from_secs(900), move || {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            abort_fuse(&mnt);
-        })
-    };
+    let dog = server_watchdog("FUSE stress", Duration::from_secs(900), pid, &mnt);
     let t0 = Instant::now();
     let root = mnt.clone();
     let errors = run_readers(
@@ -1789,25 +1793,11 @@ fn sigterm_during_reads_keeps_serving_an_open_file_and_a_second_one_ends_the_mou
     }
     let s = stress();
     let big = s.files.iter().find(|f| f.path.starts_with("big/")).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let mnt = dir.path().join("mnt");
-    fs::create_dir(&mnt).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_isomount"))
-        .args(["mount", "-f"])
-        .arg(&s.image)
-        .arg(&mnt)
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .env("RUST_LOG", "warn")
-        .spawn()
-        .unwrap();
-    let mut cleanup = Cleanup {
-        mnt: mnt.clone(),
-        server: Some(child),
-    };
+    let (_dir, mnt, mut cleanup) = foreground_mount(&s.image, &[], Stdio::piped());
     let server = cleanup.server();
     let pid = server.id();
-    // The server's log lines, as they come.
+    // The server's log lines, as they come (the pipe holds the few written
+    // while mounting).
     let (log_tx, log_rx) = mpsc::channel::<String>();
     let stderr = server.stderr.take().unwrap();
     std::thread::spawn(move || {
@@ -1815,25 +1805,7 @@ fn sigterm_during_reads_keeps_serving_an_open_file_and_a_second_one_ends_the_mou
             let _ = log_tx.send(line);
         }
     });
-    let t = Instant::now();
-    while !is_mounted(&mnt) {
-        assert!(
-            server.try_wait().unwrap().is_none(),
-            "the server exited early"
-        );
-        assert!(
-            t.elapsed() < Duration::from_secs(30),
-            "the mount never appeared"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _dog = {
-        let mnt = mnt.clone();
-        Watchdog::new("SIGTERM mid-read", Duration::from_secs(300), move || {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            abort_fuse(&mnt);
-        })
-    };
+    let _dog = server_watchdog("SIGTERM mid-read", Duration::from_secs(300), pid, &mnt);
     let signal = |sig: &str| {
         let st = Command::new("kill")
             .args([sig, &pid.to_string()])

@@ -12,8 +12,9 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{load_ref, sha256_hex, udf_fix_tag, udf_fixtures};
-use fs_core::{FileType, OpenOptions, Volume};
+use common::walk::{Lenient, walk_lenient};
+use common::{load_ref, udf_fix_tag, udf_fixtures};
+use fs_core::{OpenOptions, Volume};
 use serde_json::Value;
 
 const B: usize = 2048;
@@ -27,75 +28,9 @@ fn off(v: &Value) -> usize {
     v.as_u64().expect("offset") as usize
 }
 
-/// What a lenient walk saw: readable files with their digest, and every
-/// error (from read_dir, a listing's problems, node or read) as text.
-#[derive(Debug, Default)]
-struct Outcome {
-    files: std::collections::BTreeMap<String, String>,
-    errors: Vec<String>,
-}
-
-fn walk_lenient(vol: &Volume) -> Outcome {
-    let mut out = Outcome::default();
-    let mut stack = vec![(vol.root(), String::new(), 0usize)];
-    let mut seen = std::collections::HashSet::new();
-    while let Some((dir, prefix, depth)) = stack.pop() {
-        assert!(depth < 64, "directory depth {depth}: a cycle was followed");
-        if !seen.insert(dir) {
-            out.errors
-                .push(format!("{prefix}: directory listed twice (cycle)"));
-            continue;
-        }
-        let list = match vol.read_dir(dir) {
-            Ok(l) => l,
-            Err(e) => {
-                out.errors.push(format!("{prefix}: {e}"));
-                continue;
-            }
-        };
-        out.errors
-            .extend(list.problems().iter().map(|e| format!("{prefix}: {e}")));
-        for e in list.entries() {
-            let path = format!("{prefix}{}", e.name);
-            let node = match vol.node(e.id) {
-                Ok(n) => n,
-                Err(err) => {
-                    out.errors.push(format!("{path}: {err}"));
-                    continue;
-                }
-            };
-            match e.kind {
-                FileType::Directory => stack.push((e.id, format!("{path}/"), depth + 1)),
-                FileType::Regular => {
-                    let size = node.attr().size.min(64 << 20) as usize;
-                    let mut buf = vec![0u8; size];
-                    let mut done = 0;
-                    let mut failed = false;
-                    while done < size {
-                        match vol.read(e.id, done as u64, &mut buf[done..]) {
-                            Ok(0) => break,
-                            Ok(n) => done += n,
-                            Err(err) => {
-                                out.errors.push(format!("{path}: {err}"));
-                                failed = true;
-                                break;
-                            }
-                        }
-                    }
-                    if !failed {
-                        out.files.insert(path, sha256_hex(&buf[..done]));
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    out
-}
-
 /// Opens and walks `img` (written to a temporary file) on a thread; fails
 /// the test on a panic or when it takes more than 10 s.
-fn open_and_walk(name: &str, img: &[u8]) -> Result<Outcome, String> {
+fn open_and_walk(name: &str, img: &[u8]) -> Result<Lenient, String> {
     let tmp = tempfile::tempdir().unwrap();
     let p = tmp.path().join(name);
     std::fs::write(&p, img).unwrap();
@@ -103,7 +38,7 @@ fn open_and_walk(name: &str, img: &[u8]) -> Result<Outcome, String> {
     let path = p.clone();
     let handle = std::thread::spawn(move || {
         let r = Volume::open_path(&path, &OpenOptions::default())
-            .map(|vol| walk_lenient(&vol))
+            .map(|vol| walk_lenient(&vol, 64))
             .map_err(|e| e.to_string());
         let _ = tx.send(r);
     });
@@ -146,14 +81,14 @@ fn patch_both(img: &mut [u8], m: &Value, at: usize, f: impl Fn(&mut [u8], usize)
 }
 
 /// Every file of `reference` other than `except` read back intact.
-fn assert_rest_intact(what: &str, reference: &Path, got: &Outcome, except: &[&str]) {
+fn assert_rest_intact(what: &str, reference: &Path, got: &Lenient, except: &[&str]) {
     let expected = load_ref(reference);
     let mut bad = Vec::new();
     for (path, row) in &expected {
         if row["type"] != "file" || except.iter().any(|e| path.starts_with(e)) {
             continue;
         }
-        if got.files.get(path).map(String::as_str) != row["sha256"].as_str() {
+        if got.files().get(path.as_str()).copied() != row["sha256"].as_str() {
             bad.push(path.as_str());
         }
     }
@@ -180,7 +115,7 @@ fn bad_crc_on_one_file_entry_fails_that_file_only() {
     patch_both(&mut img, &m, at, |img, o| img[o + 85] ^= 0x55);
     let got = open_and_walk("badcrc.img", &img).expect("the volume still opens");
     assert!(
-        !got.files.contains_key("straddle.bin"),
+        !got.files().contains_key("straddle.bin"),
         "damaged entry read as fine"
     );
     assert!(
@@ -210,7 +145,7 @@ fn a_looping_allocation_extent_chain_is_an_error_not_a_hang() {
         udf_fix_tag(img, o);
     });
     let got = open_and_walk("aedloop.img", &img).expect("the volume still opens");
-    assert!(!got.files.contains_key("frag.bin"));
+    assert!(!got.files().contains_key("frag.bin"));
     assert!(
         mentions(&got.errors, &["allocation extent"]),
         "the error names the allocation extent descriptor: {:?}",
@@ -248,7 +183,7 @@ fn an_indirect_entry_pointing_at_itself_is_an_error_not_a_hang() {
         udf_fix_tag(img, o);
     });
     let got = open_and_walk("icbloop.img", &img).expect("the volume still opens");
-    assert!(!got.files.contains_key("blocks.bin"));
+    assert!(!got.files().contains_key("blocks.bin"));
     assert!(
         mentions(&got.errors, &["indirect", "icb"]),
         "the error names the indirect entry / ICB: {:?}",
@@ -317,7 +252,11 @@ fn a_partition_outside_the_image_is_refused_clearly() {
             "{e}"
         ),
         Ok(got) => {
-            assert!(got.files.is_empty(), "nothing can be read: {:?}", got.files);
+            assert!(
+                got.files().is_empty(),
+                "nothing can be read: {:?}",
+                got.files()
+            );
             assert!(
                 mentions(&got.errors, &["partition", "beyond the end"]),
                 "{:?}",
@@ -348,7 +287,7 @@ fn a_metadata_file_outside_its_partition_is_refused_clearly() {
             "{e}"
         ),
         Ok(got) => {
-            assert!(got.files.is_empty(), "{:?}", got.files);
+            assert!(got.files().is_empty(), "{:?}", got.files());
             assert!(
                 mentions(&got.errors, &["metadata", "partition"]),
                 "{:?}",
@@ -386,7 +325,11 @@ fn a_file_identifier_running_past_the_directory_end_is_a_problem_not_a_panic() {
         "the problem names the file identifier descriptor: {:?}",
         got.errors
     );
-    let listed = got.files.keys().filter(|k| k.starts_with("many/")).count();
+    let listed = got
+        .files()
+        .keys()
+        .filter(|k| k.starts_with("many/"))
+        .count();
     assert!(
         listed >= 2999,
         "the entries before the bad one still list ({listed})"

@@ -1,7 +1,10 @@
 //! The walk of a whole tree through the library (`fs_core::Volume`) into
 //! the `ref.jsonl` shape.
 
-use fs_core::{FileType, NodeId, Volume};
+use std::collections::{BTreeMap, HashSet};
+
+use fs_core::{FileType, Node, NodeId, Volume};
+use serde_json::Value;
 
 use super::{Listing, entry, sha256_hex};
 
@@ -41,22 +44,7 @@ pub fn volume_listing(vol: &Volume) -> Listing {
             let path = format!("{prefix}{}", e.name);
             let sha =
                 (a.kind == FileType::Regular).then(|| sha256_hex(&read_all(vol, e.id, a.size)));
-            let rdev = a
-                .rdev
-                .filter(|_| matches!(a.kind, FileType::CharDevice | FileType::BlockDevice))
-                .map(|d| (d.major, d.minor));
-            let row = entry(
-                a.kind.as_str(),
-                a.size,
-                sha,
-                node.link_target().map(str::to_owned),
-                a.mode,
-                a.mtime.secs,
-                a.uid,
-                a.gid,
-                rdev,
-                a.inode,
-            );
+            let row = node_row(&node, sha);
             assert_eq!(vol.lookup(dir, &e.name).expect("lookup").id(), e.id);
             assert_eq!(vol.resolve(&path, false).expect("resolve").id(), e.id);
             if a.kind == FileType::Directory {
@@ -66,6 +54,128 @@ pub fn volume_listing(vol: &Volume) -> Listing {
                 out.insert(path.clone(), row).is_none(),
                 "{path} listed twice"
             );
+        }
+    }
+    out
+}
+
+/// One node's row in the `ref.jsonl` shape; `sha256` is the digest of a
+/// regular file's content.
+pub fn node_row(node: &Node, sha256: Option<String>) -> BTreeMap<String, Value> {
+    let a = node.attr();
+    let rdev = a
+        .rdev
+        .filter(|_| matches!(a.kind, FileType::CharDevice | FileType::BlockDevice))
+        .map(|d| (d.major, d.minor));
+    entry(
+        a.kind.as_str(),
+        a.size,
+        sha256,
+        node.link_target().map(str::to_owned),
+        a.mode,
+        a.mtime.secs,
+        a.uid,
+        a.gid,
+        rdev,
+        a.inode,
+    )
+}
+
+/// What a walk that goes on past errors saw.
+#[derive(Debug, Default)]
+pub struct Lenient {
+    /// Every path listed: `dir`, `symlink TARGET`, `file SHA256` (for a
+    /// regular file that read in full) or `other`. A file that failed to
+    /// read is left out.
+    pub entries: BTreeMap<String, String>,
+    /// Every error met (listing, listing problems, node, read), with its path.
+    pub errors: Vec<String>,
+}
+
+impl Lenient {
+    /// True when some error mentions every one of `words` (lower case).
+    pub fn mentions(&self, words: &[&str]) -> bool {
+        self.errors.iter().any(|e| {
+            let l = e.to_lowercase();
+            words.iter().all(|w| l.contains(w))
+        })
+    }
+
+    /// Regular files that read in full: path -> SHA-256.
+    pub fn files(&self) -> BTreeMap<&str, &str> {
+        self.entries
+            .iter()
+            .filter_map(|(p, w)| Some((p.as_str(), w.strip_prefix("file ")?)))
+            .collect()
+    }
+}
+
+/// Walks the whole tree and reads every regular file (at most 64 MiB of
+/// each), recording every error instead of stopping at it. A directory met
+/// a second time is recorded as an error ("listed twice") and not listed
+/// again; deeper than `max_depth` levels fails the test (a cycle followed).
+pub fn walk_lenient(vol: &Volume, max_depth: usize) -> Lenient {
+    let mut out = Lenient::default();
+    let mut stack = vec![(vol.root(), String::new(), 0usize)];
+    let mut seen = HashSet::new();
+    while let Some((dir, prefix, depth)) = stack.pop() {
+        assert!(
+            depth < max_depth,
+            "directory depth {depth}: a cycle was followed"
+        );
+        if !seen.insert(dir) {
+            out.errors
+                .push(format!("{prefix}: directory listed twice (cycle)"));
+            continue;
+        }
+        let list = match vol.read_dir(dir) {
+            Ok(l) => l,
+            Err(e) => {
+                out.errors.push(format!("{prefix}: {e}"));
+                continue;
+            }
+        };
+        out.errors
+            .extend(list.problems().iter().map(|e| format!("{prefix}: {e}")));
+        for e in list.entries() {
+            let path = format!("{prefix}{}", e.name);
+            let node = match vol.node(e.id) {
+                Ok(n) => n,
+                Err(err) => {
+                    out.errors.push(format!("{path}: {err}"));
+                    continue;
+                }
+            };
+            let what = match e.kind {
+                FileType::Directory => {
+                    stack.push((e.id, format!("{path}/"), depth + 1));
+                    "dir".to_string()
+                }
+                FileType::Symlink => format!("symlink {}", node.link_target().unwrap_or("")),
+                FileType::Regular => {
+                    let size = node.attr().size.min(64 << 20) as usize;
+                    let mut buf = vec![0u8; size];
+                    let mut done = 0;
+                    let mut failed = None;
+                    while done < size {
+                        match vol.read(e.id, done as u64, &mut buf[done..]) {
+                            Ok(0) => break,
+                            Ok(n) => done += n,
+                            Err(err) => {
+                                failed = Some(err);
+                                break;
+                            }
+                        }
+                    }
+                    if let Some(err) = failed {
+                        out.errors.push(format!("{path}: {err}"));
+                        continue;
+                    }
+                    format!("file {}", sha256_hex(&buf[..done]))
+                }
+                _ => "other".to_string(),
+            };
+            out.entries.insert(path, what);
         }
     }
     out
