@@ -65,14 +65,19 @@ DEEP = 2020
 SLOTS = 20
 
 
+def write_file(root, rel, data):
+    """Writes `data` to `root/rel`, making its directories."""
+    p = os.path.join(root, rel)
+    os.makedirs(os.path.dirname(p), exist_ok=True)
+    with open(p, "wb") as f:
+        f.write(data)
+
+
 def make_tree(t):
     os.makedirs(t)
 
     def w(rel, data):
-        p = os.path.join(t, rel)
-        os.makedirs(os.path.dirname(p), exist_ok=True)
-        with open(p, "wb") as f:
-            f.write(data)
+        write_file(t, rel, data)
 
     w("hello.txt", b"Hello from the hostile suite\n")
     w("data/a.bin", pattern("a", 3 * B + 100))
@@ -695,10 +700,7 @@ def make_udf_tree(t):
     os.makedirs(t)
 
     def w(rel, data):
-        p = os.path.join(t, rel)
-        os.makedirs(os.path.dirname(p), exist_ok=True)
-        with open(p, "wb") as f:
-            f.write(data)
+        write_file(t, rel, data)
 
     w("keep.txt", b"keep me\n")
     w("big.bin", pattern("udfbig", 3 * B + 7))

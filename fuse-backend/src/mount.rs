@@ -121,8 +121,7 @@ pub fn serve(
 /// second (files still closing are waited for) is reported as an error that
 /// says so; it is not detached lazily.
 pub fn unmount(mountpoint: &Path) -> io::Result<()> {
-    let c = CString::new(mountpoint.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))?;
+    let c = c_path(mountpoint)?;
     let deadline = Instant::now() + BUSY_RETRY;
     let err = loop {
         // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
@@ -189,8 +188,7 @@ pub fn unmount_or_detach_dead(mountpoint: &Path) -> io::Result<Unmounted> {
         // A dead mount that nothing uses still unmounts plainly; a busy one
         // will not become idle by waiting (its users get ENOTCONN and may
         // never leave), so no retries.
-        let c = CString::new(mountpoint.as_os_str().as_bytes())
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))?;
+        let c = c_path(mountpoint)?;
         // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
         if unsafe { libc::umount2(c.as_ptr(), 0) } == 0 {
             return Ok(Unmounted::Clean);
@@ -215,7 +213,7 @@ pub fn unmount_or_detach_dead(mountpoint: &Path) -> io::Result<Unmounted> {
 /// always reaches the server: `stat` may be answered from attributes the
 /// kernel still caches (our TTLs are unlimited).
 fn server_is_gone(mountpoint: &Path) -> bool {
-    let Ok(c) = CString::new(mountpoint.as_os_str().as_bytes()) else {
+    let Ok(c) = c_path(mountpoint) else {
         return false;
     };
     let mut st = std::mem::MaybeUninit::<libc::statfs>::uninit();
@@ -227,8 +225,7 @@ fn server_is_gone(mountpoint: &Path) -> bool {
 
 /// `umount2(MNT_DETACH)`, or `fusermount3 -u -z` where that is not permitted.
 fn detach_lazily(mountpoint: &Path) -> io::Result<()> {
-    let c = CString::new(mountpoint.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))?;
+    let c = c_path(mountpoint)?;
     // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
     if unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) } == 0 {
         return Ok(());
@@ -249,6 +246,12 @@ fn detach_lazily(mountpoint: &Path) -> io::Result<()> {
             String::from_utf8_lossy(&out.stderr).trim()
         )))
     }
+}
+
+/// `path` as the NUL-terminated string the mount system calls take.
+fn c_path(path: &Path) -> io::Result<CString> {
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))
 }
 
 /// `fusermount3 -u PATH`, falling back to `fusermount` (FUSE 2).
