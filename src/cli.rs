@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{ArgAction, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand};
 use fs_core::View;
 
 /// Open optical-disc images (ISO 9660, Joliet, Rock Ridge, UDF) read-only:
@@ -10,6 +10,26 @@ use fs_core::View;
 #[derive(Debug, Parser)]
 #[command(name = "isomount", version, about, max_term_width = 100)]
 pub struct Cli {
+    /// How to open the image (global options).
+    #[command(flatten)]
+    pub open: ImageArgs,
+
+    /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Only errors: no warnings, progress or summary.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How an image is opened: the global options every command shares (and
+/// that `mount -o view=...,session=...` can also set).
+#[derive(Debug, Clone, Args)]
+pub struct ImageArgs {
     /// Tree to show instead of the richest one the image offers.
     #[arg(long, global = true, value_name = "VIEW", value_parser = parse_view)]
     pub view: Option<View>,
@@ -25,17 +45,6 @@ pub struct Cli {
     /// Do not show El Torito boot images in a virtual `[BOOT]` directory.
     #[arg(long, global = true)]
     pub no_boot_dir: bool,
-
-    /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
-    #[arg(short, long, global = true, action = ArgAction::Count)]
-    pub verbose: u8,
-
-    /// Only errors: no warnings, progress or summary.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
-    pub quiet: bool,
-
-    #[command(subcommand)]
-    pub command: Command,
 }
 
 /// The subcommands.
@@ -99,23 +108,61 @@ pub enum Command {
         #[arg(long)]
         overwrite: bool,
     },
-    /// Mount the image read-only with FUSE (daemonizes unless -f).
+    /// Mount the image read-only (FUSE on Linux, WinFsp on Windows).
+    ///
+    /// Also runs as the mount helper of `mount -t fuse.isomount IMAGE DIR -o OPTS`
+    /// and of /etc/fstab lines of type `fuse.isomount` (through mount.fuse3).
     Mount {
         /// The image file.
         image: PathBuf,
-        /// Existing directory to mount on.
-        mountpoint: PathBuf,
+        /// Where to mount: an existing directory (Linux), or a drive letter
+        /// or new folder (Windows). Default: a new directory under
+        /// `$XDG_RUNTIME_DIR/isomount` (Linux), the next free drive letter
+        /// (Windows); the place chosen is printed.
+        mountpoint: Option<PathBuf>,
         /// Stay in the foreground.
         #[arg(short, long)]
         foreground: bool,
-        /// Mount options, comma-separated (allow_other, uid=N, gid=N, fsname=S, ...).
+        /// Mount options, comma-separated: ro, allow_other, uid=N, gid=N,
+        /// umask=M, view=V, session=N, ... (see the manual).
         #[arg(short = 'o', value_name = "OPTS")]
         options: Vec<String>,
     },
-    /// Unmount a mount made by `isomount mount`.
+    /// Unmount a mount made by isomount (or all of them with --all).
     Umount {
         /// The mount point.
-        mountpoint: PathBuf,
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        mountpoint: Option<PathBuf>,
+        /// Unmount every isomount mount this user may unmount (those `isomount list` shows).
+        #[arg(short, long)]
+        all: bool,
+    },
+    /// List the images isomount has mounted: image, mount point, view, server pid.
+    List {
+        /// JSON Lines, one object per mount.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mount the image in a new place of its own and open it in the file
+    /// manager (what the desktop entry runs on a double-click); an image
+    /// already mounted by isomount is opened where it is.
+    Open {
+        /// The image file.
+        image: PathBuf,
+        /// Only mount and print the place; do not start the file manager.
+        #[arg(long)]
+        no_open: bool,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), or write one page per command into DIR.
+    Manpage {
+        /// Write isomount.1 and isomount-COMMAND.1 into this directory.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
 }
 

@@ -9,10 +9,10 @@ use anyhow::{Context, Result, anyhow};
 use fs_core::source::FileSource;
 use fs_core::{Error, Node, OpenOptions, Volume};
 
-use crate::cli::Cli;
+use crate::cli::ImageArgs;
 
 /// Opens `image` with the global options. The message names the image.
-pub fn open_volume(cli: &Cli, image: &Path) -> Result<Volume> {
+pub fn open_volume(args: &ImageArgs, image: &Path) -> Result<Volume> {
     let file =
         File::open(image).with_context(|| format!("cannot open image {}", image.display()))?;
     let meta = file
@@ -27,11 +27,11 @@ pub fn open_volume(cli: &Cli, image: &Path) -> Result<Volume> {
     let src = FileSource::from_file(file)
         .with_context(|| format!("cannot open image {}", image.display()))?;
     let opts = OpenOptions {
-        view: cli.view,
-        cache_bytes: cli.cache_size,
+        view: args.view,
+        cache_bytes: args.cache_size,
         image_path: Some(image.to_path_buf()),
-        session: cli.session,
-        boot_dir: !cli.no_boot_dir,
+        session: args.session,
+        boot_dir: !args.no_boot_dir,
         ..OpenOptions::default()
     };
     let vol = Volume::open(Arc::new(src), &opts).with_context(|| image.display().to_string())?;

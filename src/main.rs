@@ -57,7 +57,7 @@ fn run(cli: &Cli) -> Result<bool> {
     let stdout = io::stdout();
     match &cli.command {
         Command::Info { image, json } => {
-            let vol = open_volume(cli, image)?;
+            let vol = open_volume(&cli.open, image)?;
             let mut out = BufWriter::new(stdout.lock());
             info::run(&vol, *json, &mut out)?;
             out.flush().context("cannot write to standard output")?;
@@ -70,7 +70,7 @@ fn run(cli: &Cli) -> Result<bool> {
             recursive,
             json,
         } => {
-            let vol = open_volume(cli, image)?;
+            let vol = open_volume(&cli.open, image)?;
             let mut out = BufWriter::new(stdout.lock());
             let opts = ls::LsOptions {
                 long: *long,
@@ -82,14 +82,14 @@ fn run(cli: &Cli) -> Result<bool> {
             Ok(ok)
         }
         Command::Stat { image, path, json } => {
-            let vol = open_volume(cli, image)?;
+            let vol = open_volume(&cli.open, image)?;
             let mut out = BufWriter::new(stdout.lock());
             ls::stat(&vol, path, *json, &mut out)?;
             out.flush().context("cannot write to standard output")?;
             Ok(true)
         }
         Command::Cat { image, paths } => {
-            let vol = open_volume(cli, image)?;
+            let vol = open_volume(&cli.open, image)?;
             cat::run(&vol, paths, &mut stdout.lock())
         }
         Command::Extract {
@@ -98,7 +98,7 @@ fn run(cli: &Cli) -> Result<bool> {
             dir,
             overwrite,
         } => {
-            let vol = open_volume(cli, image)?;
+            let vol = open_volume(&cli.open, image)?;
             let opts = extract::ExtractOptions {
                 overwrite: *overwrite,
                 quiet: cli.quiet,
@@ -112,22 +112,30 @@ fn run(cli: &Cli) -> Result<bool> {
             mountpoint,
             foreground,
             options,
-        } => mount::run(cli, image, mountpoint, *foreground, options).map(|()| true),
+        } => mount::run(cli, image, mountpoint.as_deref(), *foreground, options).map(|()| true),
         #[cfg(target_os = "linux")]
-        Command::Umount { mountpoint } => mount::umount(mountpoint).map(|()| true),
+        Command::Umount { mountpoint, all } => {
+            mount::umount(mountpoint.as_deref(), *all).map(|()| true)
+        }
         #[cfg(windows)]
         Command::Mount {
             image,
             mountpoint,
             foreground: _,
             options,
-        } => mount_windows::run(cli, image, mountpoint, options).map(|()| true),
+        } => mount_windows::run(cli, image, mountpoint.as_deref(), options).map(|()| true),
         #[cfg(windows)]
-        Command::Umount { mountpoint } => mount_windows::umount(mountpoint).map(|()| true),
+        Command::Umount { mountpoint, all } => {
+            mount_windows::umount(mountpoint.as_deref(), *all).map(|()| true)
+        }
         #[cfg(not(any(target_os = "linux", windows)))]
         Command::Mount { .. } | Command::Umount { .. } => Err(anyhow::anyhow!(
             "mounting is only supported on Linux (FUSE) and Windows (WinFsp)"
         )),
+        Command::List { .. } | Command::Open { .. } => Err(anyhow::anyhow!("not built yet")),
+        Command::Completions { .. } | Command::Manpage { .. } => {
+            Err(anyhow::anyhow!("not built yet"))
+        }
     }
 }
 

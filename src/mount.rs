@@ -45,10 +45,13 @@ pub fn mount_options(image: &Path, lists: &[String]) -> Result<MountOptions> {
 pub fn run(
     cli: &Cli,
     image: &Path,
-    mountpoint: &Path,
+    mountpoint: Option<&Path>,
     foreground: bool,
     lists: &[String],
 ) -> Result<()> {
+    let Some(mountpoint) = mountpoint else {
+        return Err(anyhow!("give a mount point (default place: not built yet)"));
+    };
     let opts = mount_options(image, lists)?;
     let meta = std::fs::metadata(mountpoint)
         .with_context(|| format!("mount point {}", mountpoint.display()))?;
@@ -59,7 +62,7 @@ pub fn run(
         ));
     }
     // Open first, so a bad image is reported before anything is mounted.
-    let vol = Arc::new(crate::common::open_volume(cli, image)?);
+    let vol = Arc::new(crate::common::open_volume(&cli.open, image)?);
     if !foreground {
         return spawn_daemon(cli, image, mountpoint, lists);
     }
@@ -80,7 +83,10 @@ pub fn run(
 /// "transport endpoint is not connected") and that cannot be unmounted
 /// plainly is detached lazily, and that is said on stderr; a busy mount
 /// whose server is alive is refused.
-pub fn umount(mountpoint: &Path) -> Result<()> {
+pub fn umount(mountpoint: Option<&Path>, _all: bool) -> Result<()> {
+    let Some(mountpoint) = mountpoint else {
+        return Err(anyhow!("--all: not built yet"));
+    };
     let done = fuse_backend::unmount_or_detach_dead(mountpoint).map_err(|e| {
         // The backend's messages usually name the mount point already.
         let shown = mountpoint.display().to_string();
@@ -153,16 +159,16 @@ fn spawn_daemon(cli: &Cli, image: &Path, mountpoint: &Path, lists: &[String]) ->
     // SAFETY: pipe2 succeeded: both fds are open and owned by us alone.
     let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     let mut cmd = Command::new(exe);
-    if let Some(v) = cli.view {
+    if let Some(v) = cli.open.view {
         cmd.arg("--view").arg(v.as_str());
     }
-    cmd.arg("--cache-size").arg(cli.cache_size.to_string());
+    cmd.arg("--cache-size").arg(cli.open.cache_size.to_string());
     // The server reopens the image: it must see the same session and
     // [BOOT] choice as the user asked for.
-    if let Some(n) = cli.session {
+    if let Some(n) = cli.open.session {
         cmd.arg("--session").arg(n.to_string());
     }
-    if cli.no_boot_dir {
+    if cli.open.no_boot_dir {
         cmd.arg("--no-boot-dir");
     }
     if cli.verbose > 0 {

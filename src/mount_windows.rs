@@ -17,7 +17,12 @@ use crate::cli::Cli;
 const THREADS: u32 = 4;
 
 /// Runs `mount`.
-pub fn run(cli: &Cli, image: &Path, mountpoint: &Path, lists: &[String]) -> Result<()> {
+pub fn run(cli: &Cli, image: &Path, mountpoint: Option<&Path>, lists: &[String]) -> Result<()> {
+    let Some(mountpoint) = mountpoint else {
+        return Err(anyhow!(
+            "give a mount point (next free drive letter: not built yet)"
+        ));
+    };
     if !lists.is_empty() {
         return Err(anyhow!(
             "-o: mount options are not supported on Windows (the mount is always read-only)"
@@ -44,7 +49,7 @@ pub fn run(cli: &Cli, image: &Path, mountpoint: &Path, lists: &[String]) -> Resu
         }
     }
     // Open first, so a bad image is reported before WinFsp is looked for.
-    let vol = Arc::new(crate::common::open_volume(cli, image)?);
+    let vol = Arc::new(crate::common::open_volume(&cli.open, image)?);
     winfsp_backend::init()?;
     let quiet = cli.quiet;
     winfsp_backend::serve(vol, &target, THREADS, |shown| {
@@ -59,7 +64,8 @@ pub fn run(cli: &Cli, image: &Path, mountpoint: &Path, lists: &[String]) -> Resu
 }
 
 /// Runs `umount`: nothing to do separately on Windows.
-pub fn umount(mountpoint: &Path) -> Result<()> {
+pub fn umount(mountpoint: Option<&Path>, _all: bool) -> Result<()> {
+    let mountpoint = mountpoint.unwrap_or(Path::new("*"));
     Err(anyhow!(
         "on Windows there is no separate unmount: the mount on {} ends with its \
          `isomount mount` process (press Ctrl-C in its console window, or close the window)",
