@@ -282,7 +282,28 @@ pub fn list(json: bool, out: &mut dyn Write) -> Result<()> {
 /// Runs `open`: mounts `image` in a new directory of its own (or finds the
 /// mount this user already has of it), prints where, and starts the file
 /// manager there (`xdg-open`) unless `no_open`.
+///
+/// Started from a file manager (the desktop entry) nobody reads stderr, so
+/// when stderr is not a terminal a failure is also shown as a desktop
+/// notification (`notify-send`, where installed).
 pub fn open(cli: &Cli, image: &Path, no_open: bool) -> Result<()> {
+    let result = open_inner(cli, image, no_open);
+    if let Err(e) = &result {
+        if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            let _ = Command::new("notify-send")
+                .args(["--app-name=isomount", "--icon=media-optical"])
+                .arg(format!("Cannot open {}", image.display()))
+                .arg(format!("{e:#}"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+    result
+}
+
+fn open_inner(cli: &Cli, image: &Path, no_open: bool) -> Result<()> {
     let at = match mounts::find_own_mount_of(image) {
         Some(r) => {
             log::info!(

@@ -5,8 +5,8 @@
 //! source the image path) but not the view or the server's process. So each
 //! server writes one small JSON record, `RUNTIME/mounts/PID.json`, once its
 //! mount is up, and removes it when it ends; `isomount list` joins the two
-//! and ignores (and, when it may, removes) records whose server is gone or
-//! whose mount is no longer in the table.
+//! and ignores records whose server is gone (removing them when it may) or
+//! whose mount is not in this mount namespace's table.
 //!
 //! RUNTIME is `$XDG_RUNTIME_DIR/isomount` when that is set; otherwise
 //! `/run/isomount` for root (mounts made from /etc/fstab or systemd) and
@@ -254,10 +254,11 @@ pub fn list() -> Result<Vec<MountRecord>> {
             },
         });
     }
-    // Records of servers that are gone or of mounts no longer there.
+    // Records of servers that are gone (killed: no chance to remove their
+    // own). A live server whose mount is not in this table may serve
+    // another mount namespace: its record stays.
     for (r, path) in &records {
-        let live = r.pid.is_some_and(pid_alive) && kernel.iter().any(|(m, _)| *m == r.mountpoint);
-        if !live && r.own {
+        if r.own && !r.pid.is_some_and(pid_alive) {
             let _ = fs::remove_file(path);
         }
     }
