@@ -33,6 +33,7 @@ have xdg-open || need+=(xdg-utils)
 have gio || need+=(libglib2.0-bin)
 have unshare || need+=(util-linux)
 have findmnt || need+=(util-linux)
+have systemd-analyze || need+=(systemd) # the example units are verified, not run
 
 if ((${#need[@]})); then
   sudo=()

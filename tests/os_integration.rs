@@ -457,3 +457,77 @@ isomount umount --all
         "the made mount point is removed on unmount"
     );
 }
+
+#[test]
+fn systemd_example_units_verify_and_mount() {
+    if !can_run("systemd_example_units_verify_and_mount") {
+        return;
+    }
+    let s = Setup::new();
+    let units = common::repo().join("packaging/systemd");
+    let mount_unit = units.join("mnt-win7.mount");
+    let auto_unit = units.join("mnt-win7.automount");
+    let v = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(&mount_unit)
+        .arg(&auto_unit)
+        .output()
+        .expect("systemd-analyze (package systemd; run ci/install-deps.sh)");
+    assert!(
+        v.status.success() && v.stderr.is_empty(),
+        "systemd-analyze verify: {}",
+        String::from_utf8_lossy(&v.stderr)
+    );
+
+    // An fstab line with x-systemd.automount becomes the same pair of units.
+    fs::write(
+        s.p("fstab"),
+        "/srv/images/win7.iso /mnt/win7 fuse.isomount ro,allow_other,view=udf,nofail,x-systemd.automount 0 0\n",
+    )
+    .unwrap();
+    let gen_dir = s.p("generated");
+    for d in ["normal", "early", "late"] {
+        fs::create_dir_all(gen_dir.join(d)).unwrap();
+    }
+    run_ok(
+        Command::new("/lib/systemd/system-generators/systemd-fstab-generator")
+            .env("SYSTEMD_FSTAB", s.p("fstab"))
+            .args(["normal", "early", "late"].map(|d| gen_dir.join(d))),
+    );
+    let generated = fs::read_to_string(gen_dir.join("normal/mnt-win7.mount")).unwrap();
+    assert!(generated.contains("\nType=fuse.isomount\n"), "{generated}");
+    assert!(gen_dir.join("normal/mnt-win7.automount").exists());
+
+    // What systemd runs for the example unit (`mount WHAT WHERE -t TYPE -o
+    // OPTIONS`), at the unit's own paths, on tmpfs mounted over /srv and
+    // /mnt inside the private namespace.
+    let unit = fs::read_to_string(&mount_unit).unwrap();
+    let key = |k: &str| {
+        unit.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .unwrap_or_else(|| panic!("{k}= in {unit}"))
+            .to_string()
+    };
+    let (what, r#where, ty, options) = (key("What"), key("Where"), key("Type"), key("Options"));
+    assert_eq!(ty, "fuse.isomount");
+    let script = format!(
+        r#"
+mount -t tmpfs tmpfs /srv
+mount -t tmpfs tmpfs /mnt
+mkdir -p "$(dirname '{what}')" '{where}'
+cp udf.iso '{what}'
+mount '{what}' '{where}' -t '{ty}' -o '{options}'
+isomount list --json > list.json
+diff -r tree '{where}' > diff.txt || true
+umount '{where}'
+"#
+    );
+    let out = s.in_namespace(&script, &[]);
+    assert!(out.status.success(), "script failed");
+    assert_same_tree(&s, "diff.txt");
+    let list = json_lines(&s.read("list.json"));
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["mountpoint"], r#where.as_str());
+    assert_eq!(list[0]["image"], what.as_str());
+    assert_eq!(list[0]["view"], "udf");
+}
