@@ -25,7 +25,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::source::{FileSource, ReadAt};
 
-pub use sector::TrackMode;
+pub(crate) use sector::TrackMode;
 use sector::{SYNC, SectorMap};
 
 /// What the container layer found.
@@ -162,7 +162,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 /// Detects the container of `source` from its content (and, when `path` is
 /// the image's file name, from sidecar files such as a `.cue` sheet) and
 /// returns the logical view of its data track: 2048-byte sectors from 0.
-pub fn open(
+pub(crate) fn open(
     source: Arc<dyn ReadAt>,
     path: Option<&Path>,
 ) -> Result<(Arc<dyn ReadAt>, ContainerInfo)> {

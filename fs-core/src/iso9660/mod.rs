@@ -44,7 +44,7 @@ const MAX_READ: usize = directory::MAX_DIR_BYTES as usize;
 
 /// Choices about the ISO 9660 side beyond the view.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IsoOptions {
+pub(crate) struct IsoOptions {
     /// Session of a multisession disc to open (1-based); the last when `None`.
     pub session: Option<u32>,
     /// Show El Torito boot images in a virtual `[BOOT]` directory.
@@ -65,7 +65,7 @@ impl Default for IsoOptions {
 /// `[BOOT]` directory (`opts.boot_dir`).
 ///
 /// Errors: [`Error::NotFound`] when the session asked for does not exist.
-pub fn open_with(
+pub(crate) fn open_with(
     source: Arc<dyn ReadAt>,
     want: Option<View>,
     opts: &IsoOptions,
