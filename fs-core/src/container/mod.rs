@@ -9,6 +9,10 @@
 //! for `X.mdf`, `X.ccd` for `X.img`), raw sectors recognised by their sync
 //! pattern (2352 bytes) or by where "CD001"/"BEA01"/a UDF anchor sits
 //! (2336 bytes), and finally a plain image of 2048-byte sectors.
+//!
+//! [`crate::Volume::open`] runs this layer; [`ContainerInfo`] (re-exported
+//! at the crate root, [`crate::Volume::container`]) says what it found.
+//! Nothing else here is public.
 
 pub(crate) mod ccd;
 pub(crate) mod cso;

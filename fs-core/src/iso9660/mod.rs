@@ -15,6 +15,13 @@
 //! Node ids: a file's id is the absolute byte offset of its (first)
 //! directory record; a directory's id is the byte offset of its extent's
 //! data, so the "." record and the parent's record agree.
+//!
+//! A library user opens images with [`crate::Volume`], which picks the view
+//! and adds the El Torito `[BOOT]` directory. [`open`] is the format-level
+//! entry point (a [`Format`] for [`crate::Volume::with_format`]), public
+//! for the workspace's tests; it may change in any release. The El Torito
+//! types the volume hands out ([`el_torito::BootImage`] and what it holds)
+//! are re-exported at the crate root and are supported.
 
 mod datetime;
 pub(crate) mod directory;
