@@ -213,3 +213,9 @@ pub use iso9660::el_torito::{BootEntry, BootImage, BootMedia};
 pub use node::{Attributes, Decoder, DeviceNumber, Extent, FileData, FileType, NodeId, Timestamp};
 pub use views::{ViewReport, ViewSummary};
 pub use volume::{DirEntry, Directory, Node, OpenOptions, Volume};
+
+// The README's example is compiled with the doctests (not run: it opens an
+// image of the reader's), so that it cannot fall behind the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
