@@ -15,6 +15,10 @@
 //! * [`attr`]: `FILE_ATTRIBUTE_*` bits, FILETIME times, index numbers.
 //! * [`listing`]: a directory listing as Windows pages through it.
 //! * [`sd`]: the fixed read-only security descriptor.
+//! * [`label`]: the volume label Windows shows (cut to 32 UTF-16 units,
+//!   with a fallback for images without one).
+//! * [`mountpoint`]: drive letter, folder, or the next free drive letter
+//!   (and which letters that may be).
 //! * [`status`]: NTSTATUS codes for core errors.
 //!
 //! Only the glue to WinFsp is Windows-only: `WinFs` (the
@@ -27,6 +31,7 @@
 #![warn(missing_docs)]
 
 pub mod attr;
+pub mod label;
 pub mod listing;
 pub mod mountpoint;
 pub mod names;
