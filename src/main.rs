@@ -132,7 +132,13 @@ fn run(cli: &Cli) -> Result<bool> {
         Command::Mount { .. } | Command::Umount { .. } => Err(anyhow::anyhow!(
             "mounting is only supported on Linux (FUSE) and Windows (WinFsp)"
         )),
-        Command::List { .. } | Command::Open { .. } => Err(anyhow::anyhow!("not built yet")),
+        #[cfg(windows)]
+        Command::Open { image, no_open } => {
+            mount_windows::open(cli, image, *no_open).map(|()| true)
+        }
+        Command::List { .. } => Err(anyhow::anyhow!("not built yet")),
+        #[cfg(not(windows))]
+        Command::Open { .. } => Err(anyhow::anyhow!("not built yet")),
         Command::Completions { .. } | Command::Manpage { .. } => {
             Err(anyhow::anyhow!("not built yet"))
         }

@@ -1,4 +1,5 @@
-//! `isomount mount` and `isomount umount` on Windows, through WinFsp.
+//! `isomount mount`, `isomount open` and `isomount umount` on Windows,
+//! through WinFsp.
 //!
 //! The mount runs in the foreground (`-f` is accepted and changes nothing):
 //! Ctrl-C, Ctrl-Break or closing the console window unmounts. The mount
@@ -7,9 +8,13 @@
 //! does not exist yet (WinFsp creates it; its parent must exist). Once
 //! mounted, the mount point is printed alone on standard output (for
 //! scripts) and a sentence on standard error (for people).
+//!
+//! `open` is what Explorer's "Mount with isomount" verb runs
+//! (packaging/windows/): the next free drive letter, then Explorer on it.
 
 use std::io::Write;
 use std::path::Path;
+use std::process::Stdio;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
@@ -54,6 +59,21 @@ pub fn run(cli: &Cli, image: &Path, mountpoint: Option<&Path>, lists: &[String])
     serve(cli, image, &target, |_| {})
 }
 
+/// Runs `open`: mounts on the next free drive letter and, unless
+/// `no_open`, starts Explorer on it; then serves like `mount`.
+pub fn open(cli: &Cli, image: &Path, no_open: bool) -> Result<()> {
+    let quiet = cli.quiet;
+    serve(cli, image, &MountTarget::NextFreeDrive, |shown| {
+        if !no_open {
+            start_explorer(shown);
+        }
+        if !quiet {
+            // Started from Explorer, this console window is all there is.
+            eprintln!("isomount: closing this window also unmounts {shown}");
+        }
+    })
+}
+
 /// Opens the image, mounts it on `target`, prints where, calls `then` with
 /// the mount point, and serves until Ctrl-C.
 fn serve(cli: &Cli, image: &Path, target: &MountTarget, then: impl FnOnce(&str)) -> Result<()> {
@@ -83,6 +103,34 @@ fn serve(cli: &Cli, image: &Path, target: &MountTarget, then: impl FnOnce(&str))
     .with_context(|| format!("cannot mount {} (on {target})", image.display()))
 }
 
+/// Starts Explorer on `mount_point` (`E:` → `E:\`), without waiting for it.
+fn start_explorer(mount_point: &str) {
+    let mut dir = mount_point.to_string();
+    if !dir.ends_with('\\') {
+        dir.push('\\');
+    }
+    // By full path: Explorer from the current directory or PATH is not wanted.
+    let explorer = std::env::var_os("SystemRoot")
+        .map(|root| Path::new(&root).join("explorer.exe"))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| "explorer.exe".into());
+    // Explorer hands the window to the running shell and exits (with code
+    // 1, by habit), so the child is not waited for; it gets none of our
+    // standard handles, so a script reading our stdout is not held up by it.
+    let started = std::process::Command::new(&explorer)
+        .arg(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    if let Err(e) = started {
+        log::warn!(
+            "cannot start {} on {dir}: {e} (the image stays mounted)",
+            explorer.display()
+        );
+    }
+}
+
 /// Runs `umount`: nothing to do separately on Windows.
 pub fn umount(mountpoint: Option<&Path>, _all: bool) -> Result<()> {
     let which = match mountpoint {
@@ -91,6 +139,6 @@ pub fn umount(mountpoint: Option<&Path>, _all: bool) -> Result<()> {
     };
     Err(anyhow!(
         "on Windows there is no separate unmount: {which} with its `isomount mount` \
-         process: press Ctrl-C in its console window, or close the window"
+         (or `isomount open`) process: press Ctrl-C in its console window, or close the window"
     ))
 }
