@@ -37,6 +37,9 @@ pub fn run(cli: &Cli, image: &Path, mountpoint: Option<&Path>, lists: &[String])
         None => MountTarget::NextFreeDrive,
         Some(m) => MountTarget::parse(&m.to_string_lossy()).map_err(|e| anyhow!(e))?,
     };
+    if let MountTarget::Drive(d) = &target {
+        winfsp_backend::check_drive_free(d)?;
+    }
     if let MountTarget::Folder(dir) = &target {
         if std::fs::symlink_metadata(dir).is_ok() {
             return Err(anyhow!(

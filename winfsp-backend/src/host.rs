@@ -201,6 +201,19 @@ fn free_drives() -> Vec<char> {
     free_drive_letters(taken_drives()).collect()
 }
 
+/// Fails when drive `drive` (`X:`) is in use, or is a mapped network
+/// drive: `DefineDosDevice`, which WinFsp mounts a drive letter with, would
+/// hide that drive behind the mount instead of failing.
+pub fn check_drive_free(drive: &str) -> io::Result<()> {
+    let letter = drive.chars().next().unwrap_or('?');
+    if drive_bit(letter).is_some_and(|b| taken_drives() & b != 0) {
+        return Err(io::Error::other(format!(
+            "drive {drive} is in use (leave out the mount point, or give *, for the next free letter)"
+        )));
+    }
+    Ok(())
+}
+
 /// Mounts on the first free drive letter WinFsp can take, and says which.
 ///
 /// Not `MountPoint::NextFreeDrive`: WinFsp does pick a letter the same way
@@ -253,13 +266,7 @@ pub fn serve(
         .map_err(|e| io_error("cannot create the WinFsp file system", e))?;
     let shown = match target {
         MountTarget::Drive(d) => {
-            // DefineDosDevice would hide the drive behind ours, not fail.
-            let letter = d.chars().next().unwrap_or('?');
-            if drive_bit(letter).is_some_and(|b| taken_drives() & b != 0) {
-                return Err(io::Error::other(format!(
-                    "drive {d} is in use (leave out the mount point, or give *, for the next free letter)"
-                )));
-            }
+            check_drive_free(d)?;
             host.mount(d.as_str())
                 .map_err(|e| io_error("WinFsp could not take the drive letter", e))?;
             d.clone()
