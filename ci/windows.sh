@@ -12,11 +12,16 @@
 #     info --json, ls -R --json, ls -l -R, stat --json, the content of every
 #     file, and extract (trees compared by ci/windows/compare-trees.py; the
 #     only accepted differences are listed there);
-#  6. mount: without WinFsp it must say where to get it; with a stand-in
-#     WinFsp install (the DLL winfsp-sys ships, a registry InstallDir) it must
-#     load the DLL from there and get as far as FspFileSystemCreate, which
-#     fails under Wine with STATUS_NO_SUCH_DEVICE (Wine has no WinFsp driver).
-#     A real mount needs Windows: ci/windows/windows-runner.ps1.
+#  6. mount and open: without WinFsp they must say where to get it (with a
+#     drive letter, with none = the next free one, with `*`); a drive in use,
+#     -o and a missing image are refused before WinFsp is looked for; with a
+#     stand-in WinFsp install (the DLL winfsp-sys ships, a registry
+#     InstallDir) they must load the DLL from there and get as far as
+#     FspFileSystemCreate, which fails under Wine with STATUS_NO_SUCH_DEVICE
+#     (Wine has no WinFsp driver). A real mount needs Windows:
+#     ci/windows/windows-runner.ps1;
+#  7. packaging/windows/install.cmd and uninstall.cmd (Explorer's "Mount
+#     with isomount" verb) run by Wine's cmd against the Wine registry.
 #
 # Exits non-zero on any difference, printing it. Usage: bash ci/windows.sh
 set -euo pipefail
@@ -207,12 +212,38 @@ PY
 done
 
 step "mount under Wine"
-# No WinFsp: a clear message that says where to get it.
+# Runs isomount.exe in $fix; must fail (rc != 0) with a line matching $2 on
+# stderr and nothing on stdout (the mount point is printed only once mounted).
+# Usage: must_fail NAME REGEX ARGS...
+must_fail() {
+  local name=$1 want=$2 rc=0
+  shift 2
+  (cd "$fix" && timeout 60 wine "$exe" "$@") >"$out/$name.out" 2>"$out/$name.err" || rc=$?
+  sed "s/^/  $name: /" "$out/$name.err"
+  if [[ $rc == 0 ]] || ! grep -q -- "$want" "$out/$name.err"; then
+    problem "$name (isomount $*): expected rc != 0 and /$want/ on stderr, got rc $rc"
+  fi
+  if [[ -s $out/$name.out ]]; then
+    problem "$name (isomount $*): printed on stdout: $(head -c 200 "$out/$name.out")"
+  fi
+}
+# No WinFsp: a clear message that says where to get it, whatever the mount
+# point (none = the next free drive letter), and for `open` too.
+notinst='WinFsp is not installed.*https://winfsp.dev/rel/'
+must_fail mount1 "$notinst" mount rr.iso X:
+must_fail mount-next "$notinst" mount rr.iso
+must_fail mount-star "$notinst" mount rr.iso '*'
+must_fail open-noopen "$notinst" open rr.iso --no-open
+must_fail open "$notinst" open rr.iso
+# Checked before WinFsp is looked for: a drive in use (Wine has C:), -o,
+# a missing image.
+must_fail mount-c 'drive C: is in use' mount rr.iso C:
+must_fail mount-o 'mount options are not supported on Windows' mount rr.iso -o ro
+must_fail open-missing 'cannot open image' open missing.iso --no-open
 rc=0
-(cd "$fix" && wine "$exe" mount rr.iso X:) >"$out/mount1.out" 2>"$out/mount1.err" || rc=$?
-cat "$out/mount1.err"
-if [[ $rc == 0 ]] || ! grep -q 'WinFsp is not installed.*https://winfsp.dev/rel/' "$out/mount1.err"; then
-  problem "mount without WinFsp: expected the 'not installed' message (rc $rc)"
+wine "$exe" open --help >"$out/open-help.out" 2>&1 || rc=$?
+if [[ $rc != 0 ]] || ! grep -q -- '--no-open' "$out/open-help.out"; then
+  problem "open --help: rc $rc, or no --no-open in it"
 fi
 # A stand-in install: the DLL that winfsp-sys ships, found via the registry.
 dll=$(find "${CARGO_HOME:-$HOME/.cargo}/registry/src" -path '*winfsp-sys-0.12.1*/winfsp/bin/winfsp-x64.dll' | head -1)
@@ -222,18 +253,63 @@ if [[ -n $dll ]]; then
   cp "$dll" "$dir/"
   wine reg add 'HKLM\SOFTWARE\WOW6432Node\WinFsp' /v InstallDir /t REG_SZ \
     /d 'C:\Program Files (x86)\WinFsp\' /f >/dev/null 2>&1
-  rc=0
-  (cd "$fix" && timeout 60 wine "$exe" mount rr.iso X:) >"$out/mount2.out" 2>"$out/mount2.err" || rc=$?
-  cat "$out/mount2.err"
-  if [[ $rc == 0 ]] || ! grep -q 'STATUS_NO_SUCH_DEVICE' "$out/mount2.err"; then
-    problem "mount with a stand-in WinFsp: expected FspFileSystemCreate's STATUS_NO_SUCH_DEVICE (rc $rc)"
-  fi
+  # FspFileSystemCreate fails before any mount point is tried.
+  must_fail mount2 STATUS_NO_SUCH_DEVICE mount rr.iso X:
+  must_fail mount2-next STATUS_NO_SUCH_DEVICE mount rr.iso
+  must_fail open2 STATUS_NO_SUCH_DEVICE open rr.iso --no-open
 else
   echo "winfsp-sys' winfsp-x64.dll not found in the cargo registry: stand-in mount check skipped"
 fi
 rc=0
 wine "$exe" umount X: >/dev/null 2>"$out/umount.err" || rc=$?
 grep -q 'Ctrl-C' "$out/umount.err" || problem "umount on Windows: expected the Ctrl-C advice"
+
+step "Explorer integration (packaging/windows)"
+# install.cmd into a folder whose name needs the care it takes (spaces,
+# parentheses, &), run from there as a double-click would; then the
+# registry must hold the verb for every type, and uninstall.cmd remove it.
+inst="$WINEPREFIX/drive_c/Program Files (x86)/iso & mount"
+mkdir -p "$inst"
+cp "$exe" packaging/windows/install.cmd packaging/windows/uninstall.cmd "$inst/"
+winexe='C:\Program Files (x86)\iso & mount\isomount.exe'
+want="\"$winexe\" open \"%1\""
+rc=0
+(cd "$inst" && wine cmd /c install.cmd) >"$out/install.out" 2>&1 || rc=$?
+cat "$out/install.out"
+[[ $rc == 0 ]] || problem "install.cmd: rc $rc"
+classes='HKCU\Software\Classes'
+# The (Default) value of a key, from `reg query KEY /ve`.
+regdefault() {
+  wine reg query "$1" /ve 2>/dev/null | tr -d '\r' | sed -n 's/^ *(Default) *REG_SZ *//p'
+}
+for ext in iso img bin cue nrg mdf mds ccd cso zso; do
+  key="$classes\\SystemFileAssociations\\.$ext\\shell\\isomount"
+  got=$(regdefault "$key\\command")
+  [[ $got == "$want" ]] || problem "install.cmd: .$ext command is [$got], want [$want]"
+  got=$(regdefault "$key")
+  [[ $got == 'Mount with isomount' ]] || problem "install.cmd: .$ext verb text is [$got]"
+done
+got=$(regdefault "$classes\\Applications\\isomount.exe\\shell\\open\\command")
+[[ $got == "$want" ]] || problem "install.cmd: Applications\\isomount.exe command is [$got], want [$want]"
+wine reg query "$classes\\Applications\\isomount.exe\\SupportedTypes" /v .cso >/dev/null 2>&1 ||
+  problem "install.cmd: .cso not in SupportedTypes"
+echo "registered: $(regdefault "$classes\\SystemFileAssociations\\.iso\\shell\\isomount\\command")"
+rc=0
+(cd "$inst" && wine cmd /c uninstall.cmd) >"$out/uninstall.out" 2>&1 || rc=$?
+[[ $rc == 0 ]] || problem "uninstall.cmd: rc $rc"
+for key in "SystemFileAssociations\\.iso\\shell\\isomount" "SystemFileAssociations\\.zso\\shell\\isomount" \
+  "Applications\\isomount.exe"; do
+  if wine reg query "$classes\\$key" >/dev/null 2>&1; then problem "uninstall.cmd left $key"; fi
+done
+# Without the exe: an error, and nothing written.
+rc=0
+(cd "$work" && wine cmd /c "$(winepath -w "$root/packaging/windows/install.cmd")" 'C:\nowhere\isomount.exe') \
+  >"$out/install-missing.out" 2>&1 || rc=$?
+[[ $rc != 0 ]] || problem "install.cmd with a missing isomount.exe: rc 0"
+grep -q 'not found' "$out/install-missing.out" || problem "install.cmd with a missing isomount.exe: no 'not found'"
+if wine reg query "$classes\\Applications\\isomount.exe" >/dev/null 2>&1; then
+  problem "install.cmd with a missing isomount.exe wrote to the registry"
+fi
 
 step "done"
 if ((fail)); then

@@ -159,10 +159,12 @@ pub enum Command {
     },
     /// Mount the image in a place of its own and open it in the file manager.
     ///
-    /// What the desktop entry runs on a double-click: the image is mounted
-    /// under `$XDG_RUNTIME_DIR/isomount/mnt` (Linux) or on the next free
-    /// drive letter (Windows) and shown with `xdg-open` (Explorer); an image
-    /// this user already has mounted is shown where it is.
+    /// What a double-click runs. Linux (the desktop entry): the image is
+    /// mounted under `$XDG_RUNTIME_DIR/isomount/mnt` and shown with
+    /// `xdg-open`; an image this user already has mounted is shown where it
+    /// is. Windows (Explorer's "Mount with isomount" or "Open with", which
+    /// may also run `isomount IMAGE`): mounted on the next free drive letter
+    /// and shown in Explorer, served until the console window is closed.
     Open {
         /// The image file.
         image: PathBuf,

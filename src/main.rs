@@ -174,7 +174,9 @@ fn run(cli: &Cli, caller: Caller) -> Result<bool> {
             "mounting is only supported on Linux (FUSE) and Windows (WinFsp)"
         )),
         #[cfg(windows)]
-        Command::Open { .. } => Err(anyhow::anyhow!("not built yet")),
+        Command::Open { image, no_open } => {
+            mount_windows::open(cli, image, *no_open).map(|()| true)
+        }
         Command::Completions { .. } | Command::Manpage { .. } => {
             Err(anyhow::anyhow!("not built yet"))
         }
@@ -201,34 +203,40 @@ fn one_malloc_arena() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn one_malloc_arena() {}
 
-/// The command line, with the mount helper's calling convention turned into
-/// `mount`: `mount -t fuse.isomount IMAGE DIR -o OPTS` and fstab lines of
-/// type `fuse.isomount` make mount.fuse3 run `isomount IMAGE DIR -o OPTS`.
-/// It is taken as such only when the first argument is an existing
-/// non-directory that is not a subcommand name and the second an existing
-/// directory, so a mistyped subcommand still gets clap's error.
+/// The command line, with two calling conventions of the system turned
+/// into subcommands:
+///
+/// * `mount -t fuse.isomount IMAGE DIR -o OPTS` and fstab lines of type
+///   `fuse.isomount` make mount.fuse3 run `isomount IMAGE DIR -o OPTS`:
+///   taken as `mount` when IMAGE is an existing non-directory and DIR an
+///   existing directory.
+/// * On Windows, "Open with → isomount" in Explorer runs `isomount IMAGE`:
+///   taken as `open` when IMAGE is an existing non-directory.
+///
+/// A subcommand name or an option is never taken as IMAGE, so a mistyped
+/// subcommand still gets clap's error.
 fn command_line() -> (Cli, Caller) {
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let image_like = |a: &std::ffi::OsString| {
+        let name = a.to_string_lossy();
+        let is_command = <Cli as clap::CommandFactory>::command()
+            .get_subcommands()
+            .any(|c| c.get_name() == name || c.get_all_aliases().any(|x| x == name))
+            || name == "help";
+        !is_command && !name.starts_with('-') && std::fs::metadata(a).is_ok_and(|m| !m.is_dir())
+    };
     let helper = match (args.get(1), args.get(2)) {
-        (Some(image), Some(dir)) => {
-            let name = image.to_string_lossy();
-            let is_command = <Cli as clap::CommandFactory>::command()
-                .get_subcommands()
-                .any(|c| c.get_name() == name || c.get_all_aliases().any(|a| a == name))
-                || name == "help";
-            !is_command
-                && !name.starts_with('-')
-                && std::fs::metadata(image).is_ok_and(|m| !m.is_dir())
-                && std::path::Path::new(dir).is_dir()
-        }
+        (Some(image), Some(dir)) => image_like(image) && std::path::Path::new(dir).is_dir(),
         _ => false,
     };
     if helper {
         args.insert(1, "mount".into());
-        (Cli::parse_from(args), Caller::MountHelper)
-    } else {
-        (Cli::parse_from(args), Caller::Command)
+        return (Cli::parse_from(args), Caller::MountHelper);
     }
+    if cfg!(windows) && args.len() == 2 && args.get(1).is_some_and(image_like) {
+        args.insert(1, "open".into());
+    }
+    (Cli::parse_from(args), Caller::Command)
 }
 
 fn main() -> ExitCode {

@@ -28,7 +28,10 @@
       size, SHA-256 and modification time, that lookups ignore case, and that
       writing is refused;
    4. stops the mount with Ctrl-C (a helper attaches to isomount's console),
-      falling back to ending the process, and checks the letter is gone.
+      falling back to ending the process, and checks the letter is gone;
+   5. then `isomount mount IMAGE` and `isomount open IMAGE --no-open` with no
+      mount point: the drive printed on stdout must be the highest free
+      letter, exist, and be named on stderr.
   Exits 1 on any difference, printing it.
 #>
 [CmdletBinding()]
@@ -106,6 +109,20 @@ exit 0
   return $p.ExitCode
 }
 
+# The label isomount gives: the image's, or the file name without extension
+# when it has none, cut to 32 UTF-16 units without splitting a surrogate pair.
+function WantLabel([string]$label, [string]$image) {
+  $l = ($label -replace '\p{Cc}', '').Trim()
+  if (-not $l) { $l = ([System.IO.Path]::GetFileNameWithoutExtension($image) -replace '\p{Cc}', '').Trim() }
+  if (-not $l) { $l = "isomount" }
+  if ($l.Length -gt 32) {
+    $n = 32
+    if ([char]::IsHighSurrogate($l[31])) { $n = 31 }
+    $l = $l.Substring(0, $n).TrimEnd()
+  }
+  return $l
+}
+
 # --- per image ---------------------------------------------------------------
 foreach ($name in $Images) {
   $iso = Join-Path $Fixtures "$name.iso"
@@ -128,7 +145,7 @@ foreach ($name in $Images) {
   try {
     $vol = Get-Volume -DriveLetter $letter.Substring(0, 1) -ErrorAction SilentlyContinue
     $label = if ($vol) { $vol.FileSystemLabel } else { (New-Object System.IO.DriveInfo $letter).VolumeLabel }
-    $want = if ($info.label.Length -gt 32) { $info.label.Substring(0, 32) } else { $info.label }
+    $want = WantLabel $info.label $iso
     if ($label -ne $want) { Problem "${name}: label '$label', image says '$want'" }
     $files = 0; $dirs = 0
     foreach ($line in Get-Content $ref -Encoding UTF8) {
@@ -175,5 +192,43 @@ foreach ($name in $Images) {
     if (Test-Path "$letter\") { Problem "${name}: $letter still mounted after the mount process ended" }
   }
 }
+# --- no mount point, and `open --no-open`: the next free letter, printed ---------
+foreach ($cmd in @("mount", "open")) {
+  $name = $Images[0]
+  $iso = Join-Path $Fixtures "$name.iso"
+  Write-Host "== $cmd $name.iso (no mount point)"
+  $expect = FreeLetter
+  $outFile = Join-Path $env:TEMP "isomount-$cmd-next.out"
+  $log = Join-Path $env:TEMP "isomount-$cmd-next.log"
+  Remove-Item $outFile, $log -ErrorAction SilentlyContinue
+  $argList = @($cmd, "`"$iso`"")
+  if ($cmd -eq "open") { $argList += "--no-open" }
+  $proc = Start-Process -FilePath $Exe -ArgumentList $argList -PassThru `
+    -RedirectStandardOutput $outFile -RedirectStandardError $log -WindowStyle Hidden
+  $deadline = (Get-Date).AddSeconds(30)
+  $got = $null
+  while (-not $got -and (Get-Date) -lt $deadline -and -not $proc.HasExited) {
+    Start-Sleep -Milliseconds 200
+    $got = Get-Content $outFile -ErrorAction SilentlyContinue | Select-Object -First 1
+  }
+  if (-not $got) {
+    Problem "$cmd with no mount point printed no drive: $(Get-Content $log -Raw -ErrorAction SilentlyContinue)"
+    if (-not $proc.HasExited) { Stop-Process -Id $proc.Id -Force }
+    continue
+  }
+  try {
+    if ($got -ne $expect) { Problem "$cmd with no mount point: printed '$got', the highest free letter was $expect" }
+    if (-not (Test-Path "$got\")) { Problem "$cmd with no mount point: $got\ does not exist" }
+    $err = Get-Content $log -Raw
+    if ($err -notmatch [regex]::Escape("mounted read-only on $got")) { Problem "${cmd}: stderr does not name ${got}: $err" }
+  } finally {
+    $rc = Send-CtrlC $proc.Id
+    if (-not $proc.WaitForExit(15000)) {
+      Problem "${cmd}: Ctrl-C did not stop the mount (helper rc $rc)"
+      Stop-Process -Id $proc.Id -Force
+    }
+  }
+}
+
 if ($script:failed) { Write-Host "windows-runner: DIFFERENCES FOUND"; exit 1 }
 Write-Host "windows-runner: every image mounted, every file matched its Linux-made manifest, unmounted"

@@ -51,13 +51,15 @@ fn fill(out: &mut FileInfo, i: &WinFileInfo) {
 }
 
 impl WinFs {
-    /// A file system over `volume`.
-    pub fn new(volume: Arc<Volume>) -> Self {
+    /// A file system over `volume`, showing `label` as its volume label
+    /// (see [`crate::label::volume_label`]; WinFsp keeps at most 32 UTF-16
+    /// units of it).
+    pub fn new(volume: Arc<Volume>, label: &str) -> Self {
         let info = volume.info();
         let total_size = u64::from(info.block_size)
             .saturating_mul(info.volume_blocks)
             .max(info.image_size);
-        let label = info.label.clone();
+        let label = crate::label::truncate_utf16(label, crate::label::MAX_LABEL_UNITS).to_string();
         WinFs {
             tree: Tree::new(volume),
             sd: sd::descriptor(),
@@ -66,8 +68,7 @@ impl WinFs {
         }
     }
 
-    /// The volume label shown by Windows (WinFsp keeps at most 32 UTF-16
-    /// units).
+    /// The volume label shown by Windows.
     pub fn label(&self) -> &str {
         &self.label
     }

@@ -7,16 +7,19 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use fs_core::Volume;
+use windows::Win32::Storage::FileSystem::GetLogicalDrives;
 use windows::Win32::System::Console::{CTRL_BREAK_EVENT, CTRL_C_EVENT, SetConsoleCtrlHandler};
 use windows::Win32::System::LibraryLoader::LoadLibraryW;
-use windows::Win32::System::Registry::{HKEY_LOCAL_MACHINE, RRF_RT_REG_SZ, RegGetValueW};
+use windows::Win32::System::Registry::{
+    HKEY_CURRENT_USER, HKEY_LOCAL_MACHINE, RRF_RT_REG_SZ, RegGetValueW,
+};
 use windows::core::{BOOL, HSTRING, w};
 use winfsp::host::{FileSystemHost, FileSystemParams, VolumeParams};
 
 use crate::WINFSP_URL;
 use crate::attr::filetime;
 use crate::fs::WinFs;
-use crate::mountpoint::MountTarget;
+use crate::mountpoint::{MountTarget, drive_bit, free_drive_letters};
 
 /// WinFsp could not be loaded: not installed, or a broken install.
 #[derive(Debug, Clone)]
@@ -161,22 +164,109 @@ fn volume_params(vol: &Volume) -> VolumeParams {
     p
 }
 
-/// Mounts `volume` at `target`, calls `ready` with the mount point once
-/// Windows has it, and serves until Ctrl-C (or Ctrl-Break, or the console
-/// closing); then unmounts. [`init`] must have succeeded.
+/// Drive letters in use: those that exist (`GetLogicalDrives`), and the
+/// network drives the user has mapped persistently (`HKCU\Network\X`),
+/// which Explorer shows, and reconnects at logon, even while disconnected.
+fn taken_drives() -> u32 {
+    // SAFETY: no arguments; returns a bit mask (0 on failure).
+    let mut taken = unsafe { GetLogicalDrives() };
+    for c in 'D'..='Z' {
+        let Some(bit) = drive_bit(c) else { continue };
+        if taken & bit != 0 {
+            continue;
+        }
+        let key = HSTRING::from(format!("Network\\{c}"));
+        // SAFETY: only asks whether the value exists; no buffer is passed.
+        let r = unsafe {
+            RegGetValueW(
+                HKEY_CURRENT_USER,
+                &key,
+                w!("RemotePath"),
+                RRF_RT_REG_SZ,
+                None,
+                None,
+                None,
+            )
+        };
+        if r.is_ok() {
+            taken |= bit;
+        }
+    }
+    taken
+}
+
+/// Free drive letters, in the order [`MountTarget::NextFreeDrive`] tries
+/// them (see [`free_drive_letters`]).
+fn free_drives() -> Vec<char> {
+    free_drive_letters(taken_drives()).collect()
+}
+
+/// Fails when drive `drive` (`X:`) is in use, or is a mapped network
+/// drive: `DefineDosDevice`, which WinFsp mounts a drive letter with, would
+/// hide that drive behind the mount instead of failing.
+pub fn check_drive_free(drive: &str) -> io::Result<()> {
+    let letter = drive.chars().next().unwrap_or('?');
+    if drive_bit(letter).is_some_and(|b| taken_drives() & b != 0) {
+        return Err(io::Error::other(format!(
+            "drive {drive} is in use (leave out the mount point, or give *, for the next free letter)"
+        )));
+    }
+    Ok(())
+}
+
+/// Mounts on the first free drive letter WinFsp can take, and says which.
+///
+/// Not `MountPoint::NextFreeDrive`: WinFsp does pick a letter the same way
+/// (Z: down to D:, the first `DefineDosDevice` that works), but winfsp-rs
+/// does not give the chosen mount point back (`FSP_FILE_SYSTEM::MountPoint`
+/// is behind a private field), and the user and scripts need the letter.
+/// `DefineDosDevice` would shadow a letter taken since the list was made
+/// rather than fail, so the letters in use are read again before each try.
+fn mount_next_free(host: &mut FileSystemHost<WinFs>) -> io::Result<String> {
+    let mut last_err = None;
+    for c in free_drives() {
+        if drive_bit(c).is_some_and(|b| taken_drives() & b != 0) {
+            continue; // taken meanwhile
+        }
+        let drive = format!("{c}:");
+        match host.mount(drive.as_str()) {
+            Ok(()) => return Ok(drive),
+            Err(e) => {
+                log::debug!("mount on {drive}: {e}");
+                last_err = Some((drive, e));
+            }
+        }
+    }
+    Err(match last_err {
+        Some((drive, e)) => io_error(
+            &format!("WinFsp could not take any free drive letter (the last tried: {drive})"),
+            e,
+        ),
+        None => io::Error::other("no free drive letter (D: to Z: are all in use)"),
+    })
+}
+
+/// Mounts `volume` at `target` with the volume label `label` (see
+/// [`crate::label::volume_label`]), calls `ready` with the mount point
+/// (`X:` for a drive, the letter chosen for
+/// [`MountTarget::NextFreeDrive`], the folder's path) once Windows has it,
+/// and serves until Ctrl-C (or Ctrl-Break, or the console closing); then
+/// unmounts. [`init`] must have succeeded.
 pub fn serve(
     volume: Arc<Volume>,
     target: &MountTarget,
+    label: &str,
     threads: u32,
     ready: impl FnOnce(&str),
 ) -> io::Result<()> {
     let mut params = FileSystemParams::default_params(volume_params(&volume));
     params.use_dir_info_by_name = true;
-    let fs = WinFs::new(volume);
+    let fs = WinFs::new(volume, label);
     let mut host: FileSystemHost<WinFs> = FileSystemHost::new_with_options(params, fs)
         .map_err(|e| io_error("cannot create the WinFsp file system", e))?;
     let shown = match target {
         MountTarget::Drive(d) => {
+            check_drive_free(d)?;
             host.mount(d.as_str())
                 .map_err(|e| io_error("WinFsp could not take the drive letter", e))?;
             d.clone()
@@ -186,11 +276,7 @@ pub fn serve(
                 .map_err(|e| io_error("WinFsp could not create the folder mount point", e))?;
             p.display().to_string()
         }
-        MountTarget::NextFreeDrive => {
-            host.mount(winfsp::host::MountPoint::NextFreeDrive)
-                .map_err(|e| io_error("WinFsp found no free drive letter", e))?;
-            "a free drive letter".to_string()
-        }
+        MountTarget::NextFreeDrive => mount_next_free(&mut host)?,
     };
     // SAFETY: installs a handler function that lives for the whole program.
     if let Err(e) = unsafe { SetConsoleCtrlHandler(Some(on_console_event), true) } {
@@ -211,4 +297,23 @@ pub fn serve(
     drop(host);
     DONE.store(true, Ordering::SeqCst);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Under Wine C: and Z: (the Unix root) exist; on Windows at least C:.
+    #[test]
+    fn free_drives_leave_out_the_ones_in_use() {
+        // SAFETY: as in taken_drives.
+        let existing = unsafe { GetLogicalDrives() };
+        assert_ne!(existing & drive_bit('C').unwrap(), 0, "no C: drive?");
+        let free = free_drives();
+        for c in &free {
+            assert_eq!(existing & drive_bit(*c).unwrap(), 0, "{c}: is in use");
+        }
+        assert!(free.windows(2).all(|w| w[0] > w[1]), "not Z to D: {free:?}");
+        assert!(free.iter().all(|c| ('D'..='Z').contains(c)));
+    }
 }

@@ -15,11 +15,15 @@
 //! * [`attr`]: `FILE_ATTRIBUTE_*` bits, FILETIME times, index numbers.
 //! * [`listing`]: a directory listing as Windows pages through it.
 //! * [`sd`]: the fixed read-only security descriptor.
+//! * [`label`]: the volume label Windows shows (cut to 32 UTF-16 units,
+//!   with a fallback for images without one).
+//! * [`mountpoint`]: drive letter, folder, or the next free drive letter
+//!   (and which letters that may be).
 //! * [`status`]: NTSTATUS codes for core errors.
 //!
 //! Only the glue to WinFsp is Windows-only: `WinFs` (the
-//! `FileSystemContext`), and `serve` / `init`, which the `isomount` CLI
-//! calls. The WinFsp DLL is delay-loaded: the binary's build script links a
+//! `FileSystemContext`), and `serve` / `init` / `check_drive_free`, which
+//! the `isomount` CLI calls. The WinFsp DLL is delay-loaded: the binary's build script links a
 //! delay-load import library, and [`init`](crate#windows-only) loads
 //! `<InstallDir>\bin\winfsp-x64.dll` (InstallDir from the registry) before
 //! the first WinFsp call, so a machine without WinFsp gets a message saying
@@ -27,6 +31,7 @@
 #![warn(missing_docs)]
 
 pub mod attr;
+pub mod label;
 pub mod listing;
 pub mod mountpoint;
 pub mod names;
@@ -42,7 +47,7 @@ mod host;
 #[cfg(windows)]
 pub use fs::WinFs;
 #[cfg(windows)]
-pub use host::{NotInstalled, init, serve};
+pub use host::{NotInstalled, check_drive_free, init, serve};
 pub use mountpoint::MountTarget;
 
 /// Where WinFsp is downloaded from (for messages when it is missing).

@@ -104,3 +104,14 @@ fn paging_with_a_small_buffer_sees_every_name_once() {
     let mods = listing.after(None, Some("*.MOD")).count();
     assert!(mods > 200 && mods < all.len());
 }
+
+#[test]
+fn the_label_is_the_image_label() {
+    let vol = grub();
+    // grub-mkrescue leaves xorriso's default volume id; no Joliet.
+    assert_eq!(vol.info().label, "ISOIMAGE");
+    assert_eq!(
+        winfsp_backend::label::volume_label(&vol.info().label, "grub-rescue-cdrom"),
+        "ISOIMAGE"
+    );
+}
