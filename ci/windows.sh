@@ -235,10 +235,15 @@ must_fail mount-next "$notinst" mount rr.iso
 must_fail mount-star "$notinst" mount rr.iso '*'
 must_fail open-noopen "$notinst" open rr.iso --no-open
 must_fail open "$notinst" open rr.iso
+# Explorer's bare "Open with" runs `isomount.exe IMAGE`: taken as open.
+must_fail bare-open "$notinst" rr.iso
+# The image options of -o are taken (and reach the WinFsp check).
+must_fail mount-o-view "$notinst" mount rr.iso -o ro,view=joliet
 # Checked before WinFsp is looked for: a drive in use (Wine has C:), -o,
 # a missing image.
 must_fail mount-c 'drive C: is in use' mount rr.iso C:
-must_fail mount-o 'mount options are not supported on Windows' mount rr.iso -o ro
+must_fail mount-o 'on Windows only view=, session=, cache_size=, no_boot_dir' mount rr.iso -o allow_other
+must_fail mount-o-bad '-o view=hfs:' mount rr.iso -o view=hfs
 must_fail open-missing 'cannot open image' open missing.iso --no-open
 rc=0
 wine "$exe" open --help >"$out/open-help.out" 2>&1 || rc=$?
