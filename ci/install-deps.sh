@@ -26,6 +26,12 @@ have ccd2iso || need+=(ccd2iso)
 have nrg2iso || need+=(nrg2iso)
 have mdf2iso || need+=(mdf2iso)
 have iat || need+=(iat)
+# tests/manual.rs: the generated completion scripts run in the real shells,
+# the man pages go through groff and man.
+have zsh || need+=(zsh)
+have fish || need+=(fish)
+have groff || need+=(groff-base)
+have man || need+=(man-db)
 
 if ((${#need[@]})); then
   sudo=()

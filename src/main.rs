@@ -7,6 +7,7 @@ mod entry;
 mod extract;
 mod info;
 mod ls;
+mod manual;
 #[cfg(target_os = "linux")]
 mod mount;
 #[cfg(windows)]
@@ -133,9 +134,11 @@ fn run(cli: &Cli) -> Result<bool> {
             "mounting is only supported on Linux (FUSE) and Windows (WinFsp)"
         )),
         Command::List { .. } | Command::Open { .. } => Err(anyhow::anyhow!("not built yet")),
-        Command::Completions { .. } | Command::Manpage { .. } => {
-            Err(anyhow::anyhow!("not built yet"))
+        Command::Completions { shell } => {
+            manual::completions(*shell, &mut stdout.lock()).map(|()| true)
         }
+        Command::Manpage { dir: None } => manual::manpage(&mut stdout.lock()).map(|()| true),
+        Command::Manpage { dir: Some(dir) } => manual::manpages_to(dir).map(|_| true),
     }
 }
 
