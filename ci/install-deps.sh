@@ -26,6 +26,14 @@ have ccd2iso || need+=(ccd2iso)
 have nrg2iso || need+=(nrg2iso)
 have mdf2iso || need+=(mdf2iso)
 have iat || need+=(iat)
+# tests/os_integration.rs: the desktop double-click chain and mount(8)
+have desktop-file-validate || need+=(desktop-file-utils)
+have update-mime-database || need+=(shared-mime-info)
+have xdg-open || need+=(xdg-utils)
+have gio || need+=(libglib2.0-bin)
+have unshare || need+=(util-linux)
+have findmnt || need+=(util-linux)
+have systemd-analyze || need+=(systemd) # the example units are verified, not run
 # tests/manual.rs: the generated completion scripts run in the real shells,
 # the man pages go through groff and man.
 have zsh || need+=(zsh)

@@ -7,7 +7,7 @@ use fs_core::View;
 
 /// Open optical-disc images (ISO 9660, Joliet, Rock Ridge, UDF) read-only:
 /// list, read and extract their contents, or mount them with FUSE.
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(name = "isomount", version, about, max_term_width = 100)]
 pub struct Cli {
     /// How to open the image (global options).
@@ -48,7 +48,7 @@ pub struct ImageArgs {
 }
 
 /// The subcommands.
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Show what the image is: format, views, label, identifiers, dates.
     Info {

@@ -10,8 +10,11 @@ mod ls;
 mod manual;
 #[cfg(target_os = "linux")]
 mod mount;
+mod mount_opts;
 #[cfg(windows)]
 mod mount_windows;
+#[cfg(target_os = "linux")]
+mod mounts;
 #[cfg(test)]
 mod testvol;
 mod winname;
@@ -24,6 +27,7 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::common::{is_broken_pipe, open_volume};
+use crate::mount_opts::Caller;
 
 fn init_logging(cli: &Cli) {
     let level = if cli.quiet {
@@ -54,7 +58,8 @@ fn init_logging(cli: &Cli) {
 }
 
 /// Runs the command; Ok(false) means some items failed (already reported).
-fn run(cli: &Cli) -> Result<bool> {
+/// `caller` says who passed any `-o` lists.
+fn run(cli: &Cli, caller: Caller) -> Result<bool> {
     let stdout = io::stdout();
     match &cli.command {
         Command::Info { image, json } => {
@@ -113,18 +118,46 @@ fn run(cli: &Cli) -> Result<bool> {
             mountpoint,
             foreground,
             options,
-        } => mount::run(cli, image, mountpoint.as_deref(), *foreground, options).map(|()| true),
+        } => mount::run(&mount::Request {
+            cli,
+            image,
+            mountpoint: mountpoint.as_deref(),
+            foreground: *foreground,
+            lists: options,
+            caller,
+        })
+        .map(|()| true),
         #[cfg(target_os = "linux")]
         Command::Umount { mountpoint, all } => {
             mount::umount(mountpoint.as_deref(), *all).map(|()| true)
         }
+        #[cfg(target_os = "linux")]
+        Command::List { json } => {
+            let mut out = BufWriter::new(stdout.lock());
+            mount::list(*json, &mut out)?;
+            out.flush().context("cannot write to standard output")?;
+            Ok(true)
+        }
+        #[cfg(target_os = "linux")]
+        Command::Open { image, no_open } => mount::open(cli, image, *no_open).map(|()| true),
         #[cfg(windows)]
         Command::Mount {
             image,
             mountpoint,
             foreground: _,
             options,
-        } => mount_windows::run(cli, image, mountpoint.as_deref(), options).map(|()| true),
+        } => {
+            // -o on Windows: the image options only (the mount is read-only).
+            let mut cli = cli.clone();
+            let rest = mount_opts::split(options, &mut cli.open, caller)?;
+            if rest.split(',').any(|o| !o.is_empty() && o != "ro") {
+                return Err(anyhow::anyhow!(
+                    "-o {rest}: on Windows only view=, session=, cache_size=, no_boot_dir \
+                     and ro are taken (the mount is always read-only)"
+                ));
+            }
+            mount_windows::run(&cli, image, mountpoint.as_deref(), &[]).map(|()| true)
+        }
         #[cfg(windows)]
         Command::Umount { mountpoint, all } => {
             mount_windows::umount(mountpoint.as_deref(), *all).map(|()| true)
@@ -133,7 +166,16 @@ fn run(cli: &Cli) -> Result<bool> {
         Command::Mount { .. } | Command::Umount { .. } => Err(anyhow::anyhow!(
             "mounting is only supported on Linux (FUSE) and Windows (WinFsp)"
         )),
-        Command::List { .. } | Command::Open { .. } => Err(anyhow::anyhow!("not built yet")),
+        #[cfg(not(target_os = "linux"))]
+        Command::List { .. } => Err(anyhow::anyhow!(
+            "`isomount list` is only supported on Linux"
+        )),
+        #[cfg(not(any(target_os = "linux", windows)))]
+        Command::Open { .. } => Err(anyhow::anyhow!(
+            "mounting is only supported on Linux (FUSE) and Windows (WinFsp)"
+        )),
+        #[cfg(windows)]
+        Command::Open { .. } => Err(anyhow::anyhow!("not built yet")),
         Command::Completions { shell } => {
             manual::completions(*shell, &mut stdout.lock()).map(|()| true)
         }
@@ -162,13 +204,43 @@ fn one_malloc_arena() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn one_malloc_arena() {}
 
+/// The command line, with the mount helper's calling convention turned into
+/// `mount`: `mount -t fuse.isomount IMAGE DIR -o OPTS` and fstab lines of
+/// type `fuse.isomount` make mount.fuse3 run `isomount IMAGE DIR -o OPTS`.
+/// It is taken as such only when the first argument is an existing
+/// non-directory that is not a subcommand name and the second an existing
+/// directory, so a mistyped subcommand still gets clap's error.
+fn command_line() -> (Cli, Caller) {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let helper = match (args.get(1), args.get(2)) {
+        (Some(image), Some(dir)) => {
+            let name = image.to_string_lossy();
+            let is_command = <Cli as clap::CommandFactory>::command()
+                .get_subcommands()
+                .any(|c| c.get_name() == name || c.get_all_aliases().any(|a| a == name))
+                || name == "help";
+            !is_command
+                && !name.starts_with('-')
+                && std::fs::metadata(image).is_ok_and(|m| !m.is_dir())
+                && std::path::Path::new(dir).is_dir()
+        }
+        _ => false,
+    };
+    if helper {
+        args.insert(1, "mount".into());
+        (Cli::parse_from(args), Caller::MountHelper)
+    } else {
+        (Cli::parse_from(args), Caller::Command)
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let (cli, caller) = command_line();
     if matches!(cli.command, Command::Mount { .. }) {
         one_malloc_arena();
     }
     init_logging(&cli);
-    match run(&cli) {
+    match run(&cli, caller) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         // The reader went away (`isomount cat ... | head`): nothing to say.

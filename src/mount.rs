@@ -14,6 +14,7 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -21,7 +22,9 @@ use anyhow::{Context, Result, anyhow};
 use fs_core::Volume;
 use fuse_backend::MountOptions;
 
-use crate::cli::Cli;
+use crate::cli::{Cli, ImageArgs};
+use crate::mount_opts::{self, Caller};
+use crate::mounts::{self, Registration};
 
 /// Environment variable through which the daemon child learns its pipe fd.
 pub const READY_FD_ENV: &str = "ISOMOUNT_READY_FD";
@@ -41,52 +44,172 @@ pub fn mount_options(image: &Path, lists: &[String]) -> Result<MountOptions> {
     Ok(opts)
 }
 
-/// Runs `mount`.
-pub fn run(
-    cli: &Cli,
-    image: &Path,
-    mountpoint: Option<&Path>,
-    foreground: bool,
-    lists: &[String],
-) -> Result<()> {
-    let Some(mountpoint) = mountpoint else {
-        return Err(anyhow!("give a mount point (default place: not built yet)"));
-    };
-    let opts = mount_options(image, lists)?;
-    let meta = std::fs::metadata(mountpoint)
-        .with_context(|| format!("mount point {}", mountpoint.display()))?;
-    if !meta.is_dir() {
-        return Err(anyhow!(
-            "mount point {} is not a directory",
-            mountpoint.display()
-        ));
+/// A mount request, from `isomount mount`, `isomount open` or mount.fuse3.
+pub struct Request<'a> {
+    /// The command line (global options, log level).
+    pub cli: &'a Cli,
+    /// The image.
+    pub image: &'a Path,
+    /// Where; `None` for a new directory under [`mounts::runtime_dir`].
+    pub mountpoint: Option<&'a Path>,
+    /// Serve in this process instead of a background one.
+    pub foreground: bool,
+    /// The `-o` lists.
+    pub lists: &'a [String],
+    /// Who passed the lists.
+    pub caller: Caller,
+}
+
+/// Runs `mount`; a mount point chosen here is printed on standard output.
+pub fn run(req: &Request<'_>) -> Result<()> {
+    let chosen = req.mountpoint.is_none();
+    let at = mount(req)?;
+    if chosen && !req.foreground {
+        println!("{}", at.display());
     }
+    Ok(())
+}
+
+/// Mounts as asked and returns where (after the server has ended, with
+/// `foreground`).
+fn mount(req: &Request<'_>) -> Result<PathBuf> {
+    let image = req.image;
+    let mut image_args = req.cli.open.clone();
+    let fuse_list = mount_opts::split(req.lists, &mut image_args, req.caller)?;
+    let opts = mount_options(image, std::slice::from_ref(&fuse_list))?;
     // Open first, so a bad image is reported before anything is mounted.
-    let vol = Arc::new(crate::common::open_volume(&cli.open, image)?);
-    if !foreground {
-        return spawn_daemon(cli, image, mountpoint, lists);
+    let vol = Arc::new(crate::common::open_volume(&image_args, image)?);
+    let mountpoint = match req.mountpoint {
+        Some(m) => {
+            let meta =
+                std::fs::metadata(m).with_context(|| format!("mount point {}", m.display()))?;
+            if !meta.is_dir() {
+                return Err(anyhow!("mount point {} is not a directory", m.display()));
+            }
+            m.to_path_buf()
+        }
+        None => new_mountpoint(image)?,
+    };
+    let result = if req.foreground {
+        serve(vol, image, &mountpoint, &opts)
+    } else {
+        drop(vol);
+        spawn_daemon(req.cli, &image_args, image, &mountpoint, &fuse_list)
+    };
+    if result.is_err() || req.foreground {
+        remove_if_ours(&mountpoint);
     }
-    match std::env::var(READY_FD_ENV).ok() {
+    result.map(|()| mountpoint)
+}
+
+/// Serves in this process (the `-f` case, and the daemon child).
+fn serve(vol: Arc<Volume>, image: &Path, mountpoint: &Path, opts: &MountOptions) -> Result<()> {
+    let record = Arc::new(Mutex::new(None));
+    let view = vol.view().as_str();
+    let image_abs = absolute(image)?;
+    let mountpoint_abs = absolute(mountpoint)?;
+    let on_ready = {
+        let record = Arc::clone(&record);
+        move || {
+            if let Ok(mut slot) = record.lock() {
+                *slot = Registration::write(&image_abs, &mountpoint_abs, view);
+            }
+        }
+    };
+    let result = match std::env::var(READY_FD_ENV).ok() {
         Some(fd) => {
             // SAFETY: we are the daemon child and the parent passed us this fd.
             unsafe { std::env::remove_var(READY_FD_ENV) };
-            serve_as_daemon(vol, mountpoint, &opts, &fd)
+            serve_as_daemon(vol, mountpoint, opts, &fd, on_ready)
         }
-        None => fuse_backend::serve(vol, mountpoint, &opts, || {
+        None => fuse_backend::serve(vol, mountpoint, opts, || {
+            on_ready();
             log::info!("mounted on {}", mountpoint.display())
         })
         .with_context(|| format!("cannot serve on {}", mountpoint.display())),
+    };
+    if let Ok(mut slot) = record.lock() {
+        slot.take();
+    }
+    result
+}
+
+/// A new empty directory `RUNTIME/mnt/NAME` for `image`, NAME being the
+/// image's file name without its extension (`-2`, `-3`, ... added when taken).
+fn new_mountpoint(image: &Path) -> Result<PathBuf> {
+    let base = mounts_dir();
+    mounts::private_dir(&base)?;
+    let stem = image
+        .file_stem()
+        .map(|s| s.to_string_lossy().replace(|c: char| c.is_control(), "_"))
+        .filter(|s| !s.is_empty() && !s.starts_with('.'))
+        .unwrap_or_else(|| "image".to_string());
+    for n in 1..=1000 {
+        let name = if n == 1 {
+            stem.clone()
+        } else {
+            format!("{stem}-{n}")
+        };
+        let dir = base.join(name);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot create {}", dir.display())),
+        }
+    }
+    Err(anyhow!(
+        "no free name for a mount point of {} in {}",
+        image.display(),
+        base.display()
+    ))
+}
+
+/// Where [`new_mountpoint`] makes its directories.
+fn mounts_dir() -> PathBuf {
+    mounts::runtime_dir().join("mnt")
+}
+
+/// Removes `dir` if it is one [`new_mountpoint`] made (and is empty again).
+fn remove_if_ours(dir: &Path) {
+    let ours = absolute(dir)
+        .ok()
+        .zip(absolute(&mounts_dir()).ok())
+        .is_some_and(|(d, base)| d.parent() == Some(base.as_path()));
+    if ours {
+        let _ = std::fs::remove_dir(dir);
     }
 }
 
 /// Runs `umount`. A mount whose server is gone (killed: the mount answers
 /// "transport endpoint is not connected") and that cannot be unmounted
 /// plainly is detached lazily, and that is said on stderr; a busy mount
-/// whose server is alive is refused.
-pub fn umount(mountpoint: Option<&Path>, _all: bool) -> Result<()> {
-    let Some(mountpoint) = mountpoint else {
-        return Err(anyhow!("--all: not built yet"));
-    };
+/// whose server is alive is refused. `all` unmounts every mount
+/// `isomount list` shows that this user made (root: all of them).
+pub fn umount(mountpoint: Option<&Path>, all: bool) -> Result<()> {
+    if let Some(m) = mountpoint {
+        return umount_one(m);
+    }
+    debug_assert!(all);
+    let mut failed = 0;
+    for r in mounts::list()?.into_iter().filter(|r| r.own) {
+        match umount_one(&r.mountpoint) {
+            Ok(()) => {
+                log::info!("unmounted {} ({})", r.mountpoint.display(), r.image);
+                remove_if_ours(&r.mountpoint);
+            }
+            Err(e) => {
+                eprintln!("isomount: {e:#}");
+                failed += 1;
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(anyhow!("{failed} mount(s) could not be unmounted"));
+    }
+    Ok(())
+}
+
+fn umount_one(mountpoint: &Path) -> Result<()> {
     let done = fuse_backend::unmount_or_detach_dead(mountpoint).map_err(|e| {
         // The backend's messages usually name the mount point already.
         let shown = mountpoint.display().to_string();
@@ -106,11 +229,119 @@ pub fn umount(mountpoint: Option<&Path>, _all: bool) -> Result<()> {
     Ok(())
 }
 
+/// Runs `list`: one line (or JSON object) per isomount mount.
+pub fn list(json: bool, out: &mut dyn Write) -> Result<()> {
+    let mounts = mounts::list()?;
+    if json {
+        for r in &mounts {
+            let v = serde_json::json!({
+                "image": r.image,
+                "mountpoint": r.mountpoint.to_string_lossy(),
+                "view": r.view,
+                "pid": r.pid,
+            });
+            writeln!(out, "{v}")?;
+        }
+        return Ok(());
+    }
+    if mounts.is_empty() {
+        return Ok(());
+    }
+    let show = |p: &str| crate::common::printable(p).into_owned();
+    let rows: Vec<[String; 4]> = mounts
+        .iter()
+        .map(|r| {
+            [
+                show(&r.mountpoint.to_string_lossy()),
+                show(&r.image),
+                r.view.clone().unwrap_or_else(|| "-".into()),
+                r.pid.map_or_else(|| "-".into(), |p| p.to_string()),
+            ]
+        })
+        .collect();
+    let head = ["MOUNTPOINT", "IMAGE", "VIEW", "PID"];
+    let width = |i: usize| {
+        rows.iter()
+            .map(|r| r[i].chars().count())
+            .chain([head[i].len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let (w0, w1, w2) = (width(0), width(1), width(2));
+    writeln!(
+        out,
+        "{:w0$}  {:w1$}  {:w2$}  {}",
+        head[0], head[1], head[2], head[3]
+    )?;
+    for r in &rows {
+        writeln!(out, "{:w0$}  {:w1$}  {:w2$}  {}", r[0], r[1], r[2], r[3])?;
+    }
+    Ok(())
+}
+
+/// Runs `open`: mounts `image` in a new directory of its own (or finds the
+/// mount this user already has of it), prints where, and starts the file
+/// manager there (`xdg-open`) unless `no_open`.
+///
+/// Started from a file manager (the desktop entry) nobody reads stderr, so
+/// when stderr is not a terminal a failure is also shown as a desktop
+/// notification (`notify-send`, where installed).
+pub fn open(cli: &Cli, image: &Path, no_open: bool) -> Result<()> {
+    let result = open_inner(cli, image, no_open);
+    if let Err(e) = &result {
+        if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            let _ = Command::new("notify-send")
+                .args(["--app-name=isomount", "--icon=media-optical"])
+                .arg(format!("Cannot open {}", image.display()))
+                .arg(format!("{e:#}"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+    result
+}
+
+fn open_inner(cli: &Cli, image: &Path, no_open: bool) -> Result<()> {
+    let at = match mounts::find_own_mount_of(image) {
+        Some(r) => {
+            log::info!(
+                "{} is already mounted on {}",
+                image.display(),
+                r.mountpoint.display()
+            );
+            r.mountpoint
+        }
+        None => mount(&Request {
+            cli,
+            image,
+            mountpoint: None,
+            foreground: false,
+            lists: &[],
+            caller: Caller::Command,
+        })?,
+    };
+    println!("{}", at.display());
+    if !no_open {
+        let status = Command::new("xdg-open")
+            .arg(&at)
+            .stdin(Stdio::null())
+            .status()
+            .context("cannot start xdg-open to show the mount (install xdg-utils)")?;
+        if !status.success() {
+            return Err(anyhow!("xdg-open {} failed ({status})", at.display()));
+        }
+    }
+    Ok(())
+}
+
 fn serve_as_daemon(
     vol: Arc<Volume>,
     mountpoint: &Path,
     opts: &MountOptions,
     fd: &str,
+    on_ready: impl FnOnce(),
 ) -> Result<()> {
     let fd: i32 = fd
         .parse()
@@ -131,6 +362,7 @@ fn serve_as_daemon(
         let pipe = Arc::clone(&pipe);
         let sent = Arc::clone(&sent);
         move || {
+            on_ready();
             sent.store(true, Ordering::SeqCst);
             let _ = (&*pipe).write_all(&[0]);
         }
@@ -146,7 +378,13 @@ fn serve_as_daemon(
 }
 
 /// Re-executes this program in the background and waits for its mount.
-fn spawn_daemon(cli: &Cli, image: &Path, mountpoint: &Path, lists: &[String]) -> Result<()> {
+fn spawn_daemon(
+    cli: &Cli,
+    args: &ImageArgs,
+    image: &Path,
+    mountpoint: &Path,
+    fuse_list: &str,
+) -> Result<()> {
     let exe = std::env::current_exe().context("cannot find this program to start the server")?;
     // The child works from "/", so it gets absolute paths.
     let image = absolute(image)?;
@@ -159,16 +397,16 @@ fn spawn_daemon(cli: &Cli, image: &Path, mountpoint: &Path, lists: &[String]) ->
     // SAFETY: pipe2 succeeded: both fds are open and owned by us alone.
     let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     let mut cmd = Command::new(exe);
-    if let Some(v) = cli.open.view {
+    if let Some(v) = args.view {
         cmd.arg("--view").arg(v.as_str());
     }
-    cmd.arg("--cache-size").arg(cli.open.cache_size.to_string());
+    cmd.arg("--cache-size").arg(args.cache_size.to_string());
     // The server reopens the image: it must see the same session and
     // [BOOT] choice as the user asked for.
-    if let Some(n) = cli.open.session {
+    if let Some(n) = args.session {
         cmd.arg("--session").arg(n.to_string());
     }
-    if cli.open.no_boot_dir {
+    if args.no_boot_dir {
         cmd.arg("--no-boot-dir");
     }
     if cli.verbose > 0 {
@@ -178,8 +416,8 @@ fn spawn_daemon(cli: &Cli, image: &Path, mountpoint: &Path, lists: &[String]) ->
         cmd.arg("-q");
     }
     cmd.arg("mount").arg(&image).arg(&mountpoint).arg("-f");
-    for l in lists {
-        cmd.arg("-o").arg(l);
+    if !fuse_list.is_empty() {
+        cmd.arg("-o").arg(fuse_list);
     }
     let wr_fd = std::os::fd::AsRawFd::as_raw_fd(&wr);
     cmd.env(READY_FD_ENV, wr_fd.to_string())

@@ -37,13 +37,31 @@ pub fn fuse_ino(inode: u64) -> Option<u64> {
     inode.checked_add(2)
 }
 
-/// Owner and group that replace the image's, from the mount options.
+/// What the mount options change in the attributes the image records:
+/// owner, group, and permission bits masked off (`uid=`, `gid=`, `umask=`,
+/// `fmask=`, `dmask=`, as the kernel's udf and vfat drivers take them).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Owner {
     /// Forced owner.
     pub uid: Option<u32>,
     /// Forced group.
     pub gid: Option<u32>,
+    /// Permission bits cleared on everything but directories.
+    pub fmask: u16,
+    /// Permission bits cleared on directories.
+    pub dmask: u16,
+}
+
+impl Owner {
+    /// `mode`'s permission bits (the low 12) with the mask for `kind` cleared.
+    pub fn perm(&self, kind: FileType, mode: u32) -> u16 {
+        let mask = if kind == FileType::Directory {
+            self.dmask
+        } else {
+            self.fmask
+        };
+        (mode & 0o7777) as u16 & !mask
+    }
 }
 
 /// The fuser file type of a core file type.
@@ -105,7 +123,7 @@ pub fn file_attr(ino: u64, attr: &Attributes, owner: Owner) -> FileAttr {
         ctime: or_mtime(attr.ctime),
         crtime: or_mtime(attr.crtime),
         kind: kind(attr.kind),
-        perm: (attr.posix_mode() & 0o7777) as u16,
+        perm: owner.perm(attr.kind, attr.posix_mode()),
         nlink: attr.nlink.max(1),
         uid: owner.uid.unwrap_or(attr.uid),
         gid: owner.gid.unwrap_or(attr.gid),
@@ -176,6 +194,7 @@ mod tests {
             Owner {
                 uid: Some(1000),
                 gid: Some(1001),
+                ..Owner::default()
             },
         );
         assert_eq!(f.blocks, 1);
@@ -184,6 +203,22 @@ mod tests {
         assert_eq!(f.nlink, 1, "never report 0 links");
         a.allocated = 0;
         assert_eq!(file_attr(1, &a, Owner::default()).blocks, 0);
+    }
+
+    #[test]
+    fn masks_clear_permission_bits_by_kind() {
+        let masks = Owner {
+            fmask: 0o137,
+            dmask: 0o027,
+            ..Owner::default()
+        };
+        let mut a = attrs(FileType::Regular);
+        a.mode = 0o104_777;
+        assert_eq!(file_attr(2, &a, masks).perm, 0o4640);
+        let mut d = attrs(FileType::Directory);
+        d.mode = 0o040_777;
+        assert_eq!(file_attr(2, &d, masks).perm, 0o750);
+        assert_eq!(file_attr(2, &d, Owner::default()).perm, 0o777);
     }
 
     #[test]

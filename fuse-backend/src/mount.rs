@@ -54,6 +54,8 @@ pub fn serve(
         Owner {
             uid: opts.uid,
             gid: opts.gid,
+            fmask: opts.fmask,
+            dmask: opts.dmask,
         },
     );
     // Catch signals before mounting: one that arrives while mounting is then

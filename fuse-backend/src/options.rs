@@ -28,6 +28,11 @@ pub struct MountOptions {
     pub uid: Option<u32>,
     /// Report this group for every node instead of the image's.
     pub gid: Option<u32>,
+    /// Permission bits to clear on files, symlinks and special files
+    /// (`fmask=`, or `umask=` for both kinds; octal).
+    pub fmask: u16,
+    /// Permission bits to clear on directories (`dmask=`, or `umask=`).
+    pub dmask: u16,
     /// FUSE event-loop threads, so that a slow read does not hold up lookups
     /// (default [`DEFAULT_THREADS`]).
     pub threads: usize,
@@ -62,6 +67,8 @@ impl Default for MountOptions {
             allow_root: false,
             uid: None,
             gid: None,
+            fmask: 0,
+            dmask: 0,
             threads: DEFAULT_THREADS,
             fsname: DEFAULT_FSNAME.to_string(),
             auto_unmount: false,
@@ -77,7 +84,8 @@ impl MountOptions {
     /// Applies one `-o` list such as `"allow_other,uid=1000,gid=1000,ro,fsname=x"`.
     ///
     /// Accepted: `ro`, `allow_other`, `allow_root`, `default_permissions`
-    /// (always on), `auto_unmount`, `uid=N`, `gid=N`, `fsname=S`,
+    /// (always on), `auto_unmount`, `uid=N`, `gid=N`, `umask=M`, `fmask=M`,
+    /// `dmask=M` (octal permission bits to hide), `fsname=S`,
     /// `threads=N` (1..=64), `read_ahead_kb=N`, `dev`/`nodev`, `suid`/`nosuid`,
     /// `exec`/`noexec`, `atime`/`noatime` (nothing to do on a read-only mount).
     /// `rw` is refused (the image is read-only); anything else is an error
@@ -109,6 +117,12 @@ impl MountOptions {
                 ("noexec", None) => self.exec = false,
                 ("uid", Some(v)) => self.uid = Some(parse_num(key, v)?),
                 ("gid", Some(v)) => self.gid = Some(parse_num(key, v)?),
+                ("umask", Some(v)) => {
+                    let m = parse_mask(key, v)?;
+                    (self.fmask, self.dmask) = (m, m);
+                }
+                ("fmask", Some(v)) => self.fmask = parse_mask(key, v)?,
+                ("dmask", Some(v)) => self.dmask = parse_mask(key, v)?,
                 ("read_ahead_kb", Some(v)) => self.read_ahead_kb = Some(parse_num(key, v)?),
                 ("threads", Some(v)) => {
                     let n: usize = parse_num(key, v)?;
@@ -142,7 +156,11 @@ impl MountOptions {
                     | "noexec",
                     Some(_),
                 ) => return Err(format!("option {key} takes no value (got {item:?})")),
-                ("uid" | "gid" | "read_ahead_kb" | "threads" | "fsname", None) => {
+                (
+                    "uid" | "gid" | "umask" | "fmask" | "dmask" | "read_ahead_kb" | "threads"
+                    | "fsname",
+                    None,
+                ) => {
                     return Err(format!("option {key} needs a value ({key}=...)"));
                 }
                 _ => return Err(format!("unknown mount option {key:?}")),
@@ -170,7 +188,7 @@ impl MountOptions {
         let fsname = self.fsname.replace([',', '\\'], "_");
         let mut mount_options = vec![
             MountOption::FSName(fsname),
-            MountOption::Subtype(SUBTYPE.to_string()),
+            subtype_option(),
             MountOption::RO,
             MountOption::DefaultPermissions,
             if self.dev {
@@ -214,6 +232,28 @@ fn parse_num<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, String> 
         .map_err(|_| format!("option {key}={value}: not a valid number"))
 }
 
+/// The subtype, so that the mount is listed as `fuse.isomount` (what
+/// `findmnt -t fuse.isomount`, `isomount list` and fstab tooling look for).
+/// fusermount3 takes `subtype=` itself; but fuser mounts directly when run
+/// as root and then drops its `Subtype` option, so there the option goes to
+/// the kernel, whose FUSE driver takes `subtype=` since Linux 5.1.
+fn subtype_option() -> MountOption {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        MountOption::CUSTOM(format!("subtype={SUBTYPE}"))
+    } else {
+        MountOption::Subtype(SUBTYPE.to_string())
+    }
+}
+
+/// An octal permission mask such as `022` or `0027` (at most `7777`).
+fn parse_mask(key: &str, value: &str) -> Result<u16, String> {
+    u16::from_str_radix(value, 8)
+        .ok()
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| format!("option {key}={value}: not an octal permission mask (0 to 7777)"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,6 +280,19 @@ mod tests {
         assert_eq!(o.threads, 8);
         assert_eq!(o.read_ahead_kb, Some(2048));
         assert_eq!(o.acl(), SessionACL::All);
+    }
+
+    #[test]
+    fn masks_are_octal() {
+        let mut o = MountOptions::default();
+        o.apply_o("umask=022").unwrap();
+        assert_eq!((o.fmask, o.dmask), (0o22, 0o22));
+        o.apply_o("fmask=0133,dmask=7").unwrap();
+        assert_eq!((o.fmask, o.dmask), (0o133, 0o7));
+        for bad in ["umask=9", "umask=", "fmask=x", "dmask=17777", "umask"] {
+            let e = o.apply_o(bad).unwrap_err();
+            assert!(e.contains("mask"), "{bad}: {e}");
+        }
     }
 
     #[test]
