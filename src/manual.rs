@@ -212,39 +212,16 @@ fn mounting_section(roff: &mut Roff) {
         bold("fuse3"),
         roman(" package, runs "),
         bold("isomount"),
-        roman(" as the mount helper with the options of the "),
+        italic(" IMAGE DIR "),
         bold("-o"),
-        roman(" list."),
+        italic(" OPTIONS"),
+        roman(", which isomount takes as "),
+        bold("isomount mount"),
+        roman(". For example, as root:"),
     ]);
     example(
         roff,
         &["mount -t fuse.isomount IMAGE DIR -o ro,allow_other,view=udf"],
-    );
-    roff.control("PP", []);
-    roff.text([roman(
-        "The mount is always read-only; rw is refused. The options most often wanted:",
-    )]);
-    item(
-        roff,
-        "allow_other",
-        "let users other than the one who mounted read the files (for root's mounts \
-         from fstab; for other users it needs user_allow_other in /etc/fuse.conf).",
-    );
-    item(
-        roff,
-        "uid=N, gid=N, umask=M",
-        "the owner, group and permissions the files show, instead of those recorded in the image.",
-    );
-    item(
-        roff,
-        "view=V, session=N",
-        "which tree of the image to show and which session of a multisession disc, \
-         as the --view and --session options.",
-    );
-    item(
-        roff,
-        "nofail, x-systemd.automount, noauto, _netdev",
-        "fstab options for mount(8) and systemd, not for isomount.",
     );
     roff.control("PP", []);
     roff.text([roman(
@@ -258,11 +235,72 @@ fn mounting_section(roff: &mut Roff) {
         ],
     );
     roff.control("PP", []);
-    roff.text([
-        roman("The complete list of options, with what each one does, is printed by "),
-        bold("isomount mount --help"),
-        roman("."),
-    ]);
+    roff.text([roman(
+        "The options, the same for isomount mount -o, mount -o and fstab, comma-separated:",
+    )]);
+    for (tag, text) in [
+        (
+            "ro",
+            "implied: the mount is always read-only; rw is refused by isomount mount \
+             and ignored when mount.fuse3 adds it.",
+        ),
+        (
+            "view=udf|rockridge|joliet|iso9660",
+            "the tree of the image to show (default: the richest), as --view.",
+        ),
+        (
+            "session=N",
+            "the session of a multisession disc (default: the last), as --session.",
+        ),
+        ("cache_size=BYTES", "the metadata cache, as --cache-size."),
+        (
+            "no_boot_dir",
+            "no El Torito [BOOT] directory, as --no-boot-dir.",
+        ),
+        (
+            "uid=N, gid=N",
+            "show every file as owned by user N, group N.",
+        ),
+        (
+            "umask=M, fmask=M, dmask=M",
+            "octal permission bits to clear: on everything, on non-directories, \
+             on directories.",
+        ),
+        (
+            "allow_other, allow_root",
+            "let other users (or root) into the mount; for mounts by users other \
+             than root this needs user_allow_other in /etc/fuse.conf.",
+        ),
+        (
+            "fsname=NAME",
+            "the source that mount(8) and findmnt(8) show (default: the image path).",
+        ),
+        (
+            "threads=N, read_ahead_kb=N",
+            "FUSE worker threads and the kernel's read-ahead.",
+        ),
+        ("auto_unmount", "unmount when the server dies."),
+        (
+            "noexec, nodev, dev, nosuid, suid",
+            "as for any mount. Through mount(8) device nodes and set-id bits of the image \
+             stay inert (mount.fuse3 adds dev,suid to every mount by root, so they cannot \
+             be told from a wish); isomount mount -o dev,suid honours them.",
+        ),
+        (
+            "nofail, noauto, auto, user, users, nouser, owner, group, defaults, _netdev, \
+             x-*, comment=",
+            "for mount(8) and systemd (x-systemd.automount, ...); isomount ignores them \
+             when they reach it.",
+        ),
+    ] {
+        item(roff, tag, text);
+    }
+    roff.control("PP", []);
+    roff.text([roman(
+        "Any other option is an error that names it, and nothing is mounted. \
+         Mounts show as type fuse.isomount with the image as the source \
+         (findmnt -t fuse.isomount); isomount list shows them with their view.",
+    )]);
 }
 
 fn exit_status_section(roff: &mut Roff) {
@@ -287,8 +325,9 @@ fn environment_section(roff: &mut Roff) {
     item(
         roff,
         "XDG_RUNTIME_DIR",
-        "where isomount mount and isomount open make a mount point when none is given \
-         ($XDG_RUNTIME_DIR/isomount).",
+        "isomount keeps its records of running mounts in $XDG_RUNTIME_DIR/isomount \
+         (/run/isomount for root without it, else /tmp/isomount-UID), and mounts \
+         made without a mount point go to $XDG_RUNTIME_DIR/isomount/mnt/NAME.",
     );
 }
 
