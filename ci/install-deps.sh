@@ -40,6 +40,9 @@ have zsh || need+=(zsh)
 have fish || need+=(fish)
 have groff || need+=(groff-base)
 have man || need+=(man-db)
+# ci/deb.sh: cargo-deb's $auto Depends; ci/deb-test.sh: the throwaway root.
+have dpkg-shlibdeps || need+=(dpkg-dev)
+have mmdebstrap || need+=(mmdebstrap)
 
 if ((${#need[@]})); then
   sudo=()
