@@ -124,7 +124,21 @@ pub enum Command {
         #[arg(short, long)]
         foreground: bool,
         /// Mount options, comma-separated: ro, allow_other, uid=N, gid=N,
-        /// umask=M, view=V, session=N, ... (see the manual).
+        /// umask=M, view=V, session=N, ...
+        ///
+        /// The same list as in `mount -o` and the options column of
+        /// /etc/fstab. Image: view=udf|rockridge|joliet|iso9660, session=N,
+        /// cache_size=BYTES, no_boot_dir. Owner and permissions: uid=N,
+        /// gid=N, umask=M, fmask=M, dmask=M (octal bits to clear on all, on
+        /// non-directories, on directories). Access: allow_other,
+        /// allow_root, default_permissions (always on). Mount: ro (implied;
+        /// rw is refused), fsname=NAME (default: the image path),
+        /// threads=N (default 4), read_ahead_kb=N (default 1024),
+        /// auto_unmount, dev/nodev, suid/nosuid (nodev,nosuid by default,
+        /// and always when called by mount.fuse3), exec/noexec. For
+        /// mount(8) and systemd, ignored: defaults, auto, noauto, user,
+        /// users, nouser, owner, group, nofail, _netdev, x-*, comment=.
+        /// Anything else is an error that names it.
         #[arg(short = 'o', value_name = "OPTS")]
         options: Vec<String>,
     },
@@ -143,9 +157,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Mount the image in a new place of its own and open it in the file
-    /// manager (what the desktop entry runs on a double-click); an image
-    /// already mounted by isomount is opened where it is.
+    /// Mount the image in a place of its own and open it in the file manager.
+    ///
+    /// What the desktop entry runs on a double-click: the image is mounted
+    /// under `$XDG_RUNTIME_DIR/isomount/mnt` (Linux) or on the next free
+    /// drive letter (Windows) and shown with `xdg-open` (Explorer); an image
+    /// this user already has mounted is shown where it is.
     Open {
         /// The image file.
         image: PathBuf,

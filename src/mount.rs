@@ -77,17 +77,17 @@ fn mount(req: &Request<'_>) -> Result<PathBuf> {
     let mut image_args = req.cli.open.clone();
     let fuse_list = mount_opts::split(req.lists, &mut image_args, req.caller)?;
     let opts = mount_options(image, std::slice::from_ref(&fuse_list))?;
-    // Open first, so a bad image is reported before anything is mounted.
+    if let Some(m) = req.mountpoint {
+        let meta = std::fs::metadata(m).with_context(|| format!("mount point {}", m.display()))?;
+        if !meta.is_dir() {
+            return Err(anyhow!("mount point {} is not a directory", m.display()));
+        }
+    }
+    // Open first, so a bad image is reported before anything is mounted (or
+    // a mount point made for it).
     let vol = Arc::new(crate::common::open_volume(&image_args, image)?);
     let mountpoint = match req.mountpoint {
-        Some(m) => {
-            let meta =
-                std::fs::metadata(m).with_context(|| format!("mount point {}", m.display()))?;
-            if !meta.is_dir() {
-                return Err(anyhow!("mount point {} is not a directory", m.display()));
-            }
-            m.to_path_buf()
-        }
+        Some(m) => m.to_path_buf(),
         None => new_mountpoint(image)?,
     };
     let result = if req.foreground {

@@ -126,17 +126,27 @@ impl Drop for Registration {
     }
 }
 
-/// One line of `/proc/self/mountinfo` of type [`FSTYPE`]: (mount point, source).
-fn kernel_mounts() -> Result<Vec<(PathBuf, String)>> {
+/// An isomount mount in the kernel's table.
+#[derive(Debug, PartialEq, Eq)]
+struct KernelMount {
+    mountpoint: PathBuf,
+    source: String,
+    /// The FUSE `user_id=` option: who mounted it.
+    user_id: Option<u32>,
+}
+
+/// The isomount mounts in `/proc/self/mountinfo`.
+fn kernel_mounts() -> Result<Vec<KernelMount>> {
     let text =
         fs::read_to_string("/proc/self/mountinfo").context("cannot read /proc/self/mountinfo")?;
     Ok(parse_mountinfo(&text))
 }
 
 /// The isomount mounts of a `mountinfo` text (proc(5)): field 5 is the mount
-/// point; after the ` - ` separator come the type and the source. Spaces,
-/// tabs, newlines and backslashes are escaped as `\ooo`.
-fn parse_mountinfo(text: &str) -> Vec<(PathBuf, String)> {
+/// point; after the ` - ` separator come the type, the source and the
+/// super-block options (FUSE's include `user_id=`). Spaces, tabs, newlines
+/// and backslashes are escaped as `\ooo`.
+fn parse_mountinfo(text: &str) -> Vec<KernelMount> {
     let mut out = Vec::new();
     for line in text.lines() {
         let Some((left, right)) = line.split_once(" - ") else {
@@ -146,18 +156,24 @@ fn parse_mountinfo(text: &str) -> Vec<(PathBuf, String)> {
         let (Some(fstype), Some(source)) = (r.next(), r.next()) else {
             continue;
         };
+        let user_id = r.next().and_then(|opts| {
+            opts.split(',')
+                .find_map(|o| o.strip_prefix("user_id="))
+                .and_then(|n| n.parse().ok())
+        });
         let Some(mnt) = left.split(' ').nth(4) else {
             continue;
         };
         if fstype == FSTYPE {
-            out.push((
-                PathBuf::from(
+            out.push(KernelMount {
+                mountpoint: PathBuf::from(
                     <std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(unescape(
                         mnt,
                     )),
                 ),
-                String::from_utf8_lossy(&unescape(source)).into_owned(),
-            ));
+                source: String::from_utf8_lossy(&unescape(source)).into_owned(),
+                user_id,
+            });
         }
     }
     out
@@ -239,7 +255,8 @@ pub fn list() -> Result<Vec<MountRecord>> {
         records.extend(read_records(system, euid() == 0));
     }
     let mut out = Vec::new();
-    for (mnt, source) in &kernel {
+    for k in &kernel {
+        let (mnt, source) = (&k.mountpoint, &k.source);
         let found = records
             .iter()
             .find(|(r, _)| &r.mountpoint == mnt && r.pid.is_some_and(pid_alive));
@@ -250,7 +267,9 @@ pub fn list() -> Result<Vec<MountRecord>> {
                 mountpoint: mnt.clone(),
                 view: None,
                 pid: None,
-                own: euid() == 0,
+                // A mount without a live record (its server was killed, say)
+                // is this user's when the kernel says this user made it.
+                own: euid() == 0 || k.user_id == Some(euid()),
             },
         });
     }
@@ -282,15 +301,23 @@ mod tests {
     fn mountinfo_lines_of_our_type_with_escapes() {
         let text = "\
 22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
-42 27 0:39 / /tmp/a\\040b ro,nosuid,nodev,relatime shared:7 - fuse.isomount /srv/my\\040disc.iso ro,user_id=0
+42 27 0:39 / /tmp/a\\040b ro,nosuid,nodev,relatime shared:7 - fuse.isomount /srv/my\\040disc.iso ro,user_id=1000,group_id=100
 43 27 0:40 / /mnt/x ro - fuse.sshfs host:/ ro
 44 27 0:41 / /mnt/back\\134slash ro - fuse.isomount /i.iso ro
 ";
         assert_eq!(
             parse_mountinfo(text),
             vec![
-                (PathBuf::from("/tmp/a b"), "/srv/my disc.iso".to_string()),
-                (PathBuf::from("/mnt/back\\slash"), "/i.iso".to_string()),
+                KernelMount {
+                    mountpoint: PathBuf::from("/tmp/a b"),
+                    source: "/srv/my disc.iso".to_string(),
+                    user_id: Some(1000),
+                },
+                KernelMount {
+                    mountpoint: PathBuf::from("/mnt/back\\slash"),
+                    source: "/i.iso".to_string(),
+                    user_id: None,
+                },
             ]
         );
         assert_eq!(unescape("a\\01"), b"a\\01", "short escapes stay");

@@ -10,6 +10,9 @@
 //! file data from a local file does not by default: the kernel page cache
 //! already holds it, and copying it into a second cache costs more than it
 //! saves (see `bench/` for the measurement).
+//!
+//! [`CacheStats`] is part of the supported API ([`crate::Volume::cache_stats`]);
+//! [`BlockCache`] is an extension point, for [`crate::Volume::with_format`].
 
 use std::io;
 use std::num::NonZeroUsize;

@@ -3,6 +3,12 @@
 //! A reader turns on-disk structures into [`NodeInfo`]s and directory
 //! listings. It never caches listings itself: the `Volume` does that, builds
 //! the name index, tracks parents and serves file data from the extents.
+//!
+//! [`View`] and [`VolumeInfo`] are part of the supported API (re-exported at
+//! the crate root). [`Format`], [`NodeInfo`] and [`DirContents`] are
+//! extension points, for a reader of your own or a test volume with a
+//! made-up tree ([`crate::Volume::with_format`]); they follow the readers'
+//! needs and may change in any minor version.
 
 use std::fmt;
 

@@ -241,6 +241,9 @@ const BYTES_PER_NODE: u64 = 512;
 const MIN_NODES: usize = 4096;
 
 /// How many nodes a volume keeps for a block cache of `cache_bytes`.
+///
+/// Public for the workspace's tests that check the bound; not part of the
+/// supported API.
 pub fn node_budget(cache_bytes: u64) -> usize {
     usize::try_from(cache_bytes / BYTES_PER_NODE)
         .unwrap_or(usize::MAX)
@@ -464,7 +467,8 @@ impl Volume {
         });
     }
 
-    /// Nodes in memory now (for tests and statistics).
+    /// Nodes in memory now (for tests and statistics; not part of the
+    /// supported API).
     pub fn nodes_in_memory(&self) -> usize {
         self.nodes.read().len()
     }

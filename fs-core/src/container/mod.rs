@@ -9,6 +9,10 @@
 //! for `X.mdf`, `X.ccd` for `X.img`), raw sectors recognised by their sync
 //! pattern (2352 bytes) or by where "CD001"/"BEA01"/a UDF anchor sits
 //! (2336 bytes), and finally a plain image of 2048-byte sectors.
+//!
+//! [`crate::Volume::open`] runs this layer; [`ContainerInfo`] (re-exported
+//! at the crate root, [`crate::Volume::container`]) says what it found.
+//! Nothing else here is public.
 
 pub(crate) mod ccd;
 pub(crate) mod cso;
@@ -25,7 +29,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::source::{FileSource, ReadAt};
 
-pub use sector::TrackMode;
+pub(crate) use sector::TrackMode;
 use sector::{SYNC, SectorMap};
 
 /// What the container layer found.
@@ -162,7 +166,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 /// Detects the container of `source` from its content (and, when `path` is
 /// the image's file name, from sidecar files such as a `.cue` sheet) and
 /// returns the logical view of its data track: 2048-byte sectors from 0.
-pub fn open(
+pub(crate) fn open(
     source: Arc<dyn ReadAt>,
     path: Option<&Path>,
 ) -> Result<(Arc<dyn ReadAt>, ContainerInfo)> {

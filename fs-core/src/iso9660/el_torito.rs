@@ -122,6 +122,11 @@ impl BootEntry {
             self.load_segment
         }
     }
+
+    /// Name of its platform id ("BIOS", "EFI", ...): [`platform_name`].
+    pub fn platform_name(&self) -> &'static str {
+        platform_name(self.platform)
+    }
 }
 
 /// A boot image as shown in the `[BOOT]` directory.
@@ -131,11 +136,16 @@ pub struct BootImage {
     pub entry: BootEntry,
     /// File name in `[BOOT]` (7-Zip's naming).
     pub name: String,
-    /// Bytes shown (see `iso9660::open_with` for how sizes are chosen).
+    /// Bytes shown: the fixed size of an emulated floppy (El Torito 2.2),
+    /// the end of the last MBR partition for hard disk emulation, else the
+    /// sector count x 512 (or, for a count of 0 or 1, as EFI images often
+    /// have, the size of the file in the tree that starts at the load RBA);
+    /// always clipped to the end of the image, as 7-Zip does.
     pub size: u64,
 }
 
-/// Name of a platform id.
+/// Name of a platform id (El Torito 2.1: 0 x86 "BIOS", 1 PowerPC, 2 Mac;
+/// 0xEF "EFI" from the UEFI specification).
 pub fn platform_name(id: u8) -> &'static str {
     match id {
         0 => "BIOS",

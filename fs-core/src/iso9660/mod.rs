@@ -15,6 +15,13 @@
 //! Node ids: a file's id is the absolute byte offset of its (first)
 //! directory record; a directory's id is the byte offset of its extent's
 //! data, so the "." record and the parent's record agree.
+//!
+//! A library user opens images with [`crate::Volume`], which picks the view
+//! and adds the El Torito `[BOOT]` directory. [`open`] is the format-level
+//! entry point (a [`Format`] for [`crate::Volume::with_format`]), public
+//! for the workspace's tests; it may change in any release. The El Torito
+//! types the volume hands out ([`el_torito::BootImage`] and what it holds)
+//! are re-exported at the crate root and are supported.
 
 mod datetime;
 pub(crate) mod directory;
@@ -44,7 +51,7 @@ const MAX_READ: usize = directory::MAX_DIR_BYTES as usize;
 
 /// Choices about the ISO 9660 side beyond the view.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IsoOptions {
+pub(crate) struct IsoOptions {
     /// Session of a multisession disc to open (1-based); the last when `None`.
     pub session: Option<u32>,
     /// Show El Torito boot images in a virtual `[BOOT]` directory.
@@ -65,7 +72,7 @@ impl Default for IsoOptions {
 /// `[BOOT]` directory (`opts.boot_dir`).
 ///
 /// Errors: [`Error::NotFound`] when the session asked for does not exist.
-pub fn open_with(
+pub(crate) fn open_with(
     source: Arc<dyn ReadAt>,
     want: Option<View>,
     opts: &IsoOptions,

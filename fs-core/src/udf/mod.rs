@@ -15,6 +15,10 @@
 //! Node ids: the absolute byte offset in the image of a node's file entry
 //! (after strategy-4096 indirect entries are followed), so hard links (FIDs
 //! naming one ICB) share one id. `Attributes.inode` is the node id.
+//!
+//! A library user opens images with [`crate::Volume`]. [`open`] is the
+//! format-level entry point (a [`Format`] for [`crate::Volume::with_format`]),
+//! public for the workspace's tests; it may change in any release.
 
 pub(crate) mod alloc;
 pub(crate) mod anchor;
