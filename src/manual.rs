@@ -235,70 +235,24 @@ fn mounting_section(roff: &mut Roff) {
         ],
     );
     roff.control("PP", []);
-    roff.text([roman(
-        "The options, the same for isomount mount -o, mount -o and fstab, comma-separated:",
-    )]);
-    for (tag, text) in [
-        (
-            "ro",
-            "implied: the mount is always read-only; rw is refused by isomount mount \
-             and ignored when mount.fuse3 adds it.",
+    roff.text([
+        roman("The options are those of "),
+        bold("isomount mount -o"),
+        roman(", listed under -o in "),
+        bold("isomount-mount"),
+        roman("(1) and by "),
+        bold("isomount mount --help"),
+        roman(
+            ": the image options (view=, session=, ...), the owner and permissions \
+             (uid=, gid=, umask=, ...), access (allow_other) and FUSE ones. Those meant \
+             for mount(8) and systemd (nofail, noauto, _netdev, x-systemd.automount, ...) \
+             are ignored when they reach isomount; anything else is an error that names it, \
+             and nothing is mounted. The mount is always read-only.",
         ),
-        (
-            "view=udf|rockridge|joliet|iso9660",
-            "the tree of the image to show (default: the richest), as --view.",
-        ),
-        (
-            "session=N",
-            "the session of a multisession disc (default: the last), as --session.",
-        ),
-        ("cache_size=BYTES", "the metadata cache, as --cache-size."),
-        (
-            "no_boot_dir",
-            "no El Torito [BOOT] directory, as --no-boot-dir.",
-        ),
-        (
-            "uid=N, gid=N",
-            "show every file as owned by user N, group N.",
-        ),
-        (
-            "umask=M, fmask=M, dmask=M",
-            "octal permission bits to clear: on everything, on non-directories, \
-             on directories.",
-        ),
-        (
-            "allow_other, allow_root",
-            "let other users (or root) into the mount; for mounts by users other \
-             than root this needs user_allow_other in /etc/fuse.conf.",
-        ),
-        (
-            "fsname=NAME",
-            "the source that mount(8) and findmnt(8) show (default: the image path).",
-        ),
-        (
-            "threads=N, read_ahead_kb=N",
-            "FUSE worker threads and the kernel's read-ahead.",
-        ),
-        ("auto_unmount", "unmount when the server dies."),
-        (
-            "noexec, nodev, dev, nosuid, suid",
-            "as for any mount. Through mount(8) device nodes and set-id bits of the image \
-             stay inert (mount.fuse3 adds dev,suid to every mount by root, so they cannot \
-             be told from a wish); isomount mount -o dev,suid honours them.",
-        ),
-        (
-            "nofail, noauto, auto, user, users, nouser, owner, group, defaults, _netdev, \
-             x-*, comment=",
-            "for mount(8) and systemd (x-systemd.automount, ...); isomount ignores them \
-             when they reach it.",
-        ),
-    ] {
-        item(roff, tag, text);
-    }
+    ]);
     roff.control("PP", []);
     roff.text([roman(
-        "Any other option is an error that names it, and nothing is mounted. \
-         Mounts show as type fuse.isomount with the image as the source \
+        "Mounts show as type fuse.isomount with the image as the source \
          (findmnt -t fuse.isomount); isomount list shows them with their view.",
     )]);
 }

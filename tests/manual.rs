@@ -495,6 +495,8 @@ fn manpage_dir_has_a_page_per_subcommand() {
         assert_section(&text, "SEE ALSO", "isomount(1)", &name);
     }
     let mount = man_render(&dir.join("isomount-mount.1"));
+    // The long help (the -o list) is what the page shows.
+    assert_section(&mount, "OPTIONS", "allow_other", "isomount-mount.1");
     assert_section(
         &mount,
         "MOUNTING WITH MOUNT(8) AND FSTAB",
