@@ -34,6 +34,15 @@ have gio || need+=(libglib2.0-bin)
 have unshare || need+=(util-linux)
 have findmnt || need+=(util-linux)
 have systemd-analyze || need+=(systemd) # the example units are verified, not run
+# tests/manual.rs: the generated completion scripts run in the real shells,
+# the man pages go through groff and man.
+have zsh || need+=(zsh)
+have fish || need+=(fish)
+have groff || need+=(groff-base)
+have man || need+=(man-db)
+# ci/deb.sh: cargo-deb's $auto Depends; ci/deb-test.sh: the throwaway root.
+have dpkg-shlibdeps || need+=(dpkg-dev)
+have mmdebstrap || need+=(mmdebstrap)
 
 if ((${#need[@]})); then
   sudo=()

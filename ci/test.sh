@@ -17,3 +17,7 @@ cargo test --workspace --locked
 # The Windows build: cross-built with mingw, its tests and the CLI run under
 # Wine and compared byte for byte with the Linux build on the same images.
 bash ci/windows.sh
+# The Debian package (ci/deb.sh, cargo-deb) installed by apt in a throwaway
+# Debian root (mmdebstrap), its files checked, an image mounted from an
+# fstab there and read back, then purged.
+bash ci/deb-test.sh

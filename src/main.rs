@@ -7,6 +7,7 @@ mod entry;
 mod extract;
 mod info;
 mod ls;
+mod manual;
 #[cfg(target_os = "linux")]
 mod mount;
 mod mount_opts;
@@ -177,9 +178,11 @@ fn run(cli: &Cli, caller: Caller) -> Result<bool> {
         Command::Open { image, no_open } => {
             mount_windows::open(cli, image, *no_open).map(|()| true)
         }
-        Command::Completions { .. } | Command::Manpage { .. } => {
-            Err(anyhow::anyhow!("not built yet"))
+        Command::Completions { shell } => {
+            manual::completions(*shell, &mut stdout.lock()).map(|()| true)
         }
+        Command::Manpage { dir: None } => manual::manpage(&mut stdout.lock()).map(|()| true),
+        Command::Manpage { dir: Some(dir) } => manual::manpages_to(dir).map(|_| true),
     }
 }
 
