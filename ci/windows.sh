@@ -311,7 +311,8 @@ rc=0
 (cd "$work" && wine cmd /c "$(winepath -w "$root/packaging/windows/install.cmd")" 'C:\nowhere\isomount.exe') \
   >"$out/install-missing.out" 2>&1 || rc=$?
 [[ $rc != 0 ]] || problem "install.cmd with a missing isomount.exe: rc 0"
-grep -q 'not found' "$out/install-missing.out" || problem "install.cmd with a missing isomount.exe: no 'not found'"
+grep -q 'not found' "$out/install-missing.out" ||
+  problem "install.cmd with a missing isomount.exe: no 'not found' in: $(head -c 600 "$out/install-missing.out")"
 if wine reg query "$classes\\Applications\\isomount.exe" >/dev/null 2>&1; then
   problem "install.cmd with a missing isomount.exe wrote to the registry"
 fi
