@@ -6,7 +6,21 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 use fs_core::View;
 
 /// Open optical-disc images (ISO 9660, Joliet, Rock Ridge, UDF) read-only:
-/// list, read and extract their contents, or mount them with FUSE.
+/// list, read and extract their contents, or mount them.
+///
+/// isomount reads ISO 9660 with its Joliet and Rock Ridge extensions, El
+/// Torito boot images, and UDF 1.02 to 2.60 (Windows install media, DVD and
+/// Blu-ray discs, bridge images whose ISO 9660 side is only a stub), inside
+/// plain images, BIN/CUE, Nero NRG, Alcohol MDF/MDS, CloneCD and CSO/ZSO
+/// containers, detected from their content. On an image with several trees
+/// the richest one is shown (UDF, Rock Ridge, Joliet, ISO 9660) unless
+/// --view names another.
+///
+/// The scripting commands (info, ls, stat, cat, extract) need no mount. A
+/// mount is read-only, through FUSE on Linux (also from /etc/fstab and
+/// `mount -t fuse.isomount`) and WinFsp on Windows. Images are untrusted
+/// input: every length and location read from one is checked, a broken
+/// entry fails only itself, and extract never writes outside its target.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "isomount", version, about, max_term_width = 100)]
 pub struct Cli {
@@ -31,7 +45,7 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct ImageArgs {
     /// Tree to show instead of the richest one the image offers.
-    #[arg(long, global = true, value_name = "VIEW", value_parser = parse_view)]
+    #[arg(long, global = true, value_name = "VIEW", ignore_case = true, value_parser = view_parser())]
     pub view: Option<View>,
 
     /// Metadata cache size in bytes (suffixes K, M, G, T: powers of 1024).
@@ -53,6 +67,7 @@ pub enum Command {
     /// Show what the image is: format, views, label, identifiers, dates.
     Info {
         /// The image file (or block device).
+        #[arg(value_hint = clap::ValueHint::FilePath)]
         image: PathBuf,
         /// One JSON object instead of text.
         #[arg(long)]
@@ -61,6 +76,7 @@ pub enum Command {
     /// List a directory of the image (hidden entries included).
     Ls {
         /// The image file.
+        #[arg(value_hint = clap::ValueHint::FilePath)]
         image: PathBuf,
         /// Directory or file inside the image ("/"-separated).
         #[arg(default_value = "/")]
@@ -78,6 +94,7 @@ pub enum Command {
     /// Show every attribute of one node (symbolic links are not followed).
     Stat {
         /// The image file.
+        #[arg(value_hint = clap::ValueHint::FilePath)]
         image: PathBuf,
         /// Path inside the image.
         path: String,
@@ -88,6 +105,7 @@ pub enum Command {
     /// Write files' contents to standard output (symbolic links are followed).
     Cat {
         /// The image file.
+        #[arg(value_hint = clap::ValueHint::FilePath)]
         image: PathBuf,
         /// Paths inside the image.
         #[arg(required = true)]
@@ -96,13 +114,14 @@ pub enum Command {
     /// Copy the tree (or a subtree or file) out of the image.
     Extract {
         /// The image file.
+        #[arg(value_hint = clap::ValueHint::FilePath)]
         image: PathBuf,
         /// What to extract: a directory's contents go straight into DIR when
         /// it is the root, else DIR/NAME is created.
         #[arg(default_value = "/")]
         path: String,
         /// Destination directory (created if missing).
-        #[arg(short = 'C', long = "directory", value_name = "DIR", required = true)]
+        #[arg(short = 'C', long = "directory", value_name = "DIR", required = true, value_hint = clap::ValueHint::DirPath)]
         dir: PathBuf,
         /// Replace files that already exist in DIR (never follows symlinks).
         #[arg(long)]
@@ -114,11 +133,13 @@ pub enum Command {
     /// and of /etc/fstab lines of type `fuse.isomount` (through mount.fuse3).
     Mount {
         /// The image file.
+        #[arg(value_hint = clap::ValueHint::FilePath)]
         image: PathBuf,
         /// Where to mount: an existing directory (Linux), or a drive letter
         /// or new folder (Windows). Default: a new directory under
         /// `$XDG_RUNTIME_DIR/isomount` (Linux), the next free drive letter
         /// (Windows); the place chosen is printed.
+        #[arg(value_hint = clap::ValueHint::DirPath)]
         mountpoint: Option<PathBuf>,
         /// Stay in the foreground.
         #[arg(short, long)]
@@ -146,6 +167,7 @@ pub enum Command {
     Umount {
         /// The mount point.
         #[arg(required_unless_present = "all", conflicts_with = "all")]
+        #[arg(value_hint = clap::ValueHint::DirPath)]
         mountpoint: Option<PathBuf>,
         /// Unmount every isomount mount this user may unmount (those `isomount list` shows).
         #[arg(short, long)]
@@ -167,6 +189,7 @@ pub enum Command {
     /// and shown in Explorer, served until the console window is closed.
     Open {
         /// The image file.
+        #[arg(value_hint = clap::ValueHint::FilePath)]
         image: PathBuf,
         /// Only mount and print the place; do not start the file manager.
         #[arg(long)]
@@ -180,13 +203,26 @@ pub enum Command {
     /// Print the manual page (roff), or write one page per command into DIR.
     Manpage {
         /// Write isomount.1 and isomount-COMMAND.1 into this directory.
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
         dir: Option<PathBuf>,
     },
 }
 
-fn parse_view(s: &str) -> Result<View, String> {
-    s.parse()
+/// The views by name (with the aliases [`View`]'s parser takes), so that
+/// help, completions and the man page can list them.
+fn view_parser() -> impl clap::builder::TypedValueParser<Value = View> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new([
+        PossibleValue::new("udf").help("UDF (ECMA-167)"),
+        PossibleValue::new("rockridge")
+            .aliases(["rr", "rock-ridge"])
+            .help("ISO 9660 with Rock Ridge (POSIX names and attributes)"),
+        PossibleValue::new("joliet").help("ISO 9660 with Joliet (Unicode names)"),
+        PossibleValue::new("iso9660")
+            .aliases(["iso", "plain"])
+            .help("plain ISO 9660"),
+    ])
+    .try_map(|s| s.parse::<View>())
 }
 
 /// Parses a byte count with an optional binary suffix: `65536`, `512K`, `64M`, `1G`, `2GiB`.
