@@ -211,7 +211,8 @@ fn one_malloc_arena() {}
 ///
 /// * `mount -t fuse.isomount IMAGE DIR -o OPTS` and fstab lines of type
 ///   `fuse.isomount` make mount.fuse3 run `isomount IMAGE DIR -o OPTS`:
-///   taken as `mount` when IMAGE is an existing non-directory and DIR an
+///   taken as `mount` when `-o` follows IMAGE DIR (mount.fuse3 always
+///   passes it), or when IMAGE is an existing non-directory and DIR an
 ///   existing directory.
 /// * On Windows, "Open with → isomount" in Explorer runs `isomount IMAGE`:
 ///   taken as `open` when IMAGE is an existing non-directory.
@@ -220,16 +221,22 @@ fn one_malloc_arena() {}
 /// subcommand still gets clap's error.
 fn command_line() -> (Cli, Caller) {
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let image_like = |a: &std::ffi::OsString| {
+    let not_a_word = |a: &std::ffi::OsString| {
         let name = a.to_string_lossy();
         let is_command = <Cli as clap::CommandFactory>::command()
             .get_subcommands()
             .any(|c| c.get_name() == name || c.get_all_aliases().any(|x| x == name))
             || name == "help";
-        !is_command && !name.starts_with('-') && std::fs::metadata(a).is_ok_and(|m| !m.is_dir())
+        !is_command && !name.starts_with('-')
     };
-    let helper = match (args.get(1), args.get(2)) {
-        (Some(image), Some(dir)) => image_like(image) && std::path::Path::new(dir).is_dir(),
+    let image_like =
+        |a: &std::ffi::OsString| not_a_word(a) && std::fs::metadata(a).is_ok_and(|m| !m.is_dir());
+    // mount.fuse3 always passes `-o` (it adds rw or ro at least), so
+    // `IMAGE DIR -o ...` is the helper even when IMAGE is missing: the user
+    // then hears "cannot open image" rather than "unrecognized subcommand".
+    let helper = match (args.get(1), args.get(2), args.get(3)) {
+        (Some(image), Some(dir), Some(o)) if o == "-o" => not_a_word(image) && not_a_word(dir),
+        (Some(image), Some(dir), _) => image_like(image) && std::path::Path::new(dir).is_dir(),
         _ => false,
     };
     if helper {

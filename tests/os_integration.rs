@@ -150,6 +150,9 @@ fn fstab_lines_and_mount_t_go_through_mount_fuse3() {
 mount -T fstab "$T/m1"
 mount -T fstab "$T/m2"
 if mount -T fstab "$T/m3" 2>m3.err; then echo "m3 mounted" >&2; exit 1; fi
+if mount -t fuse.isomount -o ro "$T/missing.iso" "$T/m3" 2>missing.err; then
+  echo "missing.iso mounted" >&2; exit 1
+fi
 mount -t fuse.isomount -o ro,view=iso9660 "$T/rr.iso" "$T/m4"
 findmnt -rn -o TARGET,SOURCE,FSTYPE,OPTIONS -t fuse.isomount > findmnt.txt
 isomount list --json > list.json
@@ -244,6 +247,13 @@ ls /run/isomount/mounts > records-left.txt 2>/dev/null || true
     // An unknown option is refused by name.
     let err = s.read("m3.err");
     assert!(err.contains("unknown mount option \"frobnicate\""), "{err}");
+
+    // A missing image: said so, naming it (not a usage error).
+    let err = s.read("missing.err");
+    assert!(
+        err.contains(&format!("cannot open image {t}/missing.iso")),
+        "{err}"
+    );
 
     // After umount(8): nothing mounted, servers gone, records removed.
     assert_eq!(s.read("left.txt").trim(), "0");
