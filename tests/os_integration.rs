@@ -133,7 +133,7 @@ fn fstab_lines_and_mount_t_go_through_mount_fuse3() {
         return;
     }
     let s = Setup::new();
-    for m in ["m1", "m2", "m3", "m4"] {
+    for m in ["m1", "m2", "m3", "m4", "m5"] {
         fs::create_dir(s.p(m)).unwrap();
     }
     let t = s.root.display().to_string();
@@ -154,6 +154,8 @@ if mount -t fuse.isomount -o ro "$T/missing.iso" "$T/m3" 2>missing.err; then
   echo "missing.iso mounted" >&2; exit 1
 fi
 mount -t fuse.isomount -o ro,view=iso9660 "$T/rr.iso" "$T/m4"
+# The older form, type fuse with PROGRAM#SOURCE.
+mount -t fuse -o ro,view=joliet "isomount#$T/rr.iso" "$T/m5"
 findmnt -rn -o TARGET,SOURCE,FSTYPE,OPTIONS -t fuse.isomount > findmnt.txt
 isomount list --json > list.json
 stat -c '%n %u %g %a' m1/README.TXT m1/docs m1/docs/deep/data.bin > stat.txt
@@ -161,7 +163,7 @@ diff -r tree m1 > diff1.txt || true
 diff -r tree m2 > diff2.txt || true
 ls m4 > ls4.txt
 pids=$(isomount list --json | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
-umount "$T/m1" "$T/m2" "$T/m4"
+umount "$T/m1" "$T/m2" "$T/m4" "$T/m5"
 for p in $pids; do
   for _ in $(seq 100); do [[ -d /proc/$p ]] || break; sleep 0.05; done
   [[ -d /proc/$p ]] && echo "server $p still running" >&2 && exit 1
@@ -176,7 +178,7 @@ ls /run/isomount/mounts > records-left.txt 2>/dev/null || true
     // What the kernel shows: our type, the image as the source, the options.
     let findmnt = s.read("findmnt.txt");
     let lines: Vec<&str> = findmnt.lines().collect();
-    assert_eq!(lines.len(), 3, "{findmnt}");
+    assert_eq!(lines.len(), 4, "{findmnt}");
     let line = |m: &str| {
         let at = format!("{t}/{m} ");
         *lines
@@ -189,7 +191,7 @@ ls /run/isomount/mounts > records-left.txt 2>/dev/null || true
         "{findmnt}"
     );
     assert!(line("m1").contains("allow_other"), "{findmnt}");
-    for m in ["m1", "m2", "m4"] {
+    for m in ["m1", "m2", "m4", "m5"] {
         let opts = line(m).rsplit(' ').next().unwrap();
         assert!(opts.starts_with("ro,"), "{m} read-only: {opts}");
         // mount.fuse3 passes dev,suid on root mounts: they must stay off.
@@ -215,6 +217,7 @@ ls /run/isomount/mounts > records-left.txt 2>/dev/null || true
     assert_eq!(view_of("m1"), "udf");
     assert_eq!(view_of("m2"), "joliet");
     assert_eq!(view_of("m4"), "iso9660");
+    assert_eq!(view_of("m5"), "joliet");
     assert!(
         list.iter()
             .all(|r| r["pid"].as_u64().is_some_and(|p| p > 1)),
