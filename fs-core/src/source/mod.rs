@@ -7,6 +7,8 @@
 
 mod file;
 mod mem;
+#[cfg(feature = "remote")]
+pub mod remote;
 
 pub use file::FileSource;
 pub use mem::MemSource;

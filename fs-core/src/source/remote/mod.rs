@@ -1,0 +1,16 @@
+//! Images read where they lie: HTTP(S) URLs and S3 objects (feature
+//! `remote`).
+//!
+//! A [`RangeFetcher`] knows one store's protocol (`http`, `s3`); the
+//! `RemoteSource` on top of it is a [`ReadAt`](super::ReadAt) like any
+//! other: it fetches large aligned chunks, coalesces concurrent misses of
+//! one chunk into one request, reads ahead on sequential access, bounds the
+//! requests in flight, retries transient failures with backoff, pins the
+//! object's version when it is opened, and keeps chunks in memory and,
+//! optionally, in a persistent `DiskCache` shared between processes.
+//! Everything is synchronous: no async runtime reaches the `Volume` API or
+//! the FUSE and WinFsp callbacks.
+
+mod fetch;
+
+pub use fetch::{FetchError, ObjectMeta, RangeFetcher};
