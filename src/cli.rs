@@ -59,6 +59,45 @@ pub struct ImageArgs {
     /// Do not show El Torito boot images in a virtual `[BOOT]` directory.
     #[arg(long, global = true)]
     pub no_boot_dir: bool,
+
+    /// Remote images: an HTTP header sent with every request, such as
+    /// 'Authorization: Bearer TOKEN' (repeatable; never logged).
+    #[arg(long = "header", global = true, value_name = "'NAME: VALUE'")]
+    pub headers: Vec<String>,
+
+    /// S3 images: send unsigned requests (public buckets), as
+    /// `aws --no-sign-request`.
+    #[arg(long, global = true)]
+    pub no_sign_request: bool,
+
+    /// Remote images: the persistent chunk cache [default:
+    /// $XDG_CACHE_HOME/isomount, ~/.cache/isomount; %LOCALAPPDATA% on Windows].
+    #[arg(long, global = true, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Remote images: bound of the persistent chunk cache (least recently
+    /// used chunks go first). (`--cache-size` is the metadata cache.)
+    #[arg(long, global = true, value_name = "BYTES", default_value = "4G", value_parser = parse_size)]
+    pub disk_cache_size: u64,
+
+    /// Remote images: no persistent chunk cache.
+    #[arg(long, global = true, conflicts_with = "cache_dir")]
+    pub no_disk_cache: bool,
+
+    /// Remote images: bytes fetched per request (a power of two, 64K to 64M).
+    #[arg(long, global = true, value_name = "BYTES", value_parser = parse_size)]
+    pub chunk_size: Option<u64>,
+
+    /// Remote images: how long one request may take, in seconds, before it
+    /// is abandoned and retried.
+    #[arg(long, global = true, value_name = "SECONDS", default_value = "30",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
+
+    /// Remote images: print bytes fetched, requests and cache hits on
+    /// standard error when the command ends.
+    #[arg(long, global = true)]
+    pub stats: bool,
 }
 
 /// The subcommands.

@@ -6,41 +6,52 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
-use fs_core::source::FileSource;
+use fs_core::source::{FileSource, ReadAt};
 use fs_core::{Error, Node, OpenOptions, Volume};
 
 use crate::cli::ImageArgs;
+use crate::remote::ImageRef;
 
-/// Opens `image` with the global options. The message names the image.
+/// Opens `image` (a path, or a URL: see [`crate::remote`]) with the global
+/// options. The message names the image.
 pub fn open_volume(args: &ImageArgs, image: &Path) -> Result<Volume> {
-    let file =
-        File::open(image).with_context(|| format!("cannot open image {}", image.display()))?;
-    let meta = file
-        .metadata()
-        .with_context(|| format!("cannot open image {}", image.display()))?;
-    if meta.is_dir() {
-        return Err(anyhow!(
-            "{} is a directory, not an image file",
-            image.display()
-        ));
-    }
-    let src = FileSource::from_file(file)
-        .with_context(|| format!("cannot open image {}", image.display()))?;
+    let image_ref = ImageRef::parse(image)?;
+    let shown = image_ref.shown();
+    let (src, image_path): (Arc<dyn ReadAt>, _) = if image_ref.is_remote() {
+        let src = Arc::new(
+            crate::remote::open_source(&image_ref, args)
+                .with_context(|| format!("cannot open image {shown}"))?,
+        );
+        crate::remote::register(Arc::clone(&src));
+        // No sidecar files (.cue, .mds, .ccd) next to a URL: containers are
+        // recognised from their content alone.
+        (src, None)
+    } else {
+        let file = File::open(image)
+            .with_context(|| format!("cannot open image {}", image.display()))?;
+        let meta = file
+            .metadata()
+            .with_context(|| format!("cannot open image {}", image.display()))?;
+        if meta.is_dir() {
+            return Err(anyhow!(
+                "{} is a directory, not an image file",
+                image.display()
+            ));
+        }
+        let src = FileSource::from_file(file)
+            .with_context(|| format!("cannot open image {}", image.display()))?;
+        (Arc::new(src), Some(image.to_path_buf()))
+    };
     let opts = OpenOptions {
         view: args.view,
         cache_bytes: args.cache_size,
-        image_path: Some(image.to_path_buf()),
+        image_path,
         session: args.session,
         boot_dir: !args.no_boot_dir,
         ..OpenOptions::default()
     };
-    let vol = Volume::open(Arc::new(src), &opts).with_context(|| image.display().to_string())?;
-    log::info!(
-        "{}: {} image, {} view",
-        image.display(),
-        vol.info().format,
-        vol.view()
-    );
+    let vol = Volume::open(src, &opts).with_context(|| shown.clone())?;
+    log::info!("{shown}: {} image, {} view", vol.info().format, vol.view());
     Ok(vol)
 }
 

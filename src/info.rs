@@ -83,7 +83,11 @@ fn boot_json(vol: &Volume) -> Value {
 pub fn run(vol: &Volume, json: bool, out: &mut impl Write) -> Result<()> {
     let report = vol.view_report();
     if json {
-        writeln!(out, "{}", to_json(vol, &report))?;
+        let mut v = to_json(vol, &report);
+        // Transfer figures of a remote image (null for a local one), as of
+        // the end of `info`'s own reads.
+        v["remote"] = crate::remote::stats_json().unwrap_or(Value::Null);
+        writeln!(out, "{v}")?;
         return Ok(());
     }
     let i = vol.info();

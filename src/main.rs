@@ -11,6 +11,7 @@ mod manual;
 #[cfg(target_os = "linux")]
 mod mount;
 mod mount_opts;
+mod remote;
 #[cfg(windows)]
 mod mount_windows;
 #[cfg(target_os = "linux")]
@@ -255,7 +256,13 @@ fn main() -> ExitCode {
         one_malloc_arena();
     }
     init_logging(&cli);
-    match run(&cli, caller) {
+    let result = run(&cli, caller);
+    if cli.open.stats {
+        if let Some(line) = remote::stats_line() {
+            eprintln!("isomount: {line}");
+        }
+    }
+    match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         // The reader went away (`isomount cat ... | head`): nothing to say.

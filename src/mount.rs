@@ -25,6 +25,7 @@ use fuse_backend::MountOptions;
 use crate::cli::{Cli, ImageArgs};
 use crate::mount_opts::{self, Caller};
 use crate::mounts::{self, Registration};
+use crate::remote::ImageRef;
 
 /// Environment variable through which the daemon child learns its pipe fd.
 pub const READY_FD_ENV: &str = "ISOMOUNT_READY_FD";
@@ -32,10 +33,11 @@ pub const READY_FD_ENV: &str = "ISOMOUNT_READY_FD";
 /// How long the parent waits for the child's mount.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Mount options from the `-o` lists; the image path is the default fsname.
+/// Mount options from the `-o` lists; the image (a URL without its
+/// secrets) is the default fsname.
 pub fn mount_options(image: &Path, lists: &[String]) -> Result<MountOptions> {
     let mut opts = MountOptions {
-        fsname: image.display().to_string(),
+        fsname: ImageRef::parse(image)?.shown(),
         ..MountOptions::default()
     };
     for l in lists {
@@ -106,16 +108,20 @@ fn mount(req: &Request<'_>) -> Result<PathBuf> {
 fn serve(vol: Arc<Volume>, image: &Path, mountpoint: &Path, opts: &MountOptions) -> Result<()> {
     let record = Arc::new(Mutex::new(None));
     let view = vol.view().as_str();
-    let image_abs = absolute(image)?;
+    let image_shown = match ImageRef::parse(image)? {
+        ImageRef::Local(p) => absolute(&p)?.display().to_string(),
+        remote => remote.shown(),
+    };
     let mountpoint_abs = absolute(mountpoint)?;
     let on_ready = {
         let record = Arc::clone(&record);
         move || {
             if let Ok(mut slot) = record.lock() {
-                *slot = Registration::write(&image_abs, &mountpoint_abs, view);
+                *slot = Registration::write(&image_shown, &mountpoint_abs, view);
             }
         }
     };
+    report_on_sigusr1(&record);
     let result = match std::env::var(READY_FD_ENV).ok() {
         Some(fd) => {
             // SAFETY: we are the daemon child and the parent passed us this fd.
@@ -132,6 +138,41 @@ fn serve(vol: Arc<Volume>, image: &Path, mountpoint: &Path, opts: &MountOptions)
         slot.take();
     }
     result
+}
+
+/// On SIGUSR1, logs the remote image's transfer figures and writes them
+/// into the mount's record (`isomount list --json` shows them). Nothing
+/// for a local image.
+fn report_on_sigusr1(record: &Arc<Mutex<Option<Registration>>>) {
+    use signal_hook::consts::SIGUSR1;
+    if crate::remote::stats_json().is_none() {
+        return;
+    }
+    let mut signals = match signal_hook::iterator::Signals::new([SIGUSR1]) {
+        Ok(s) => s,
+        Err(e) => {
+            log::warn!("cannot catch SIGUSR1 for transfer figures: {e}");
+            return;
+        }
+    };
+    let record = Arc::clone(record);
+    let spawned = std::thread::Builder::new()
+        .name("isomount-sigusr1".into())
+        .spawn(move || {
+            for _ in signals.forever() {
+                if let Some(line) = crate::remote::stats_line() {
+                    log::warn!("{line}");
+                }
+                if let (Some(stats), Ok(mut slot)) = (crate::remote::stats_json(), record.lock()) {
+                    if let Some(reg) = slot.as_mut() {
+                        reg.set_remote(stats);
+                    }
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        log::warn!("cannot catch SIGUSR1 for transfer figures: {e}");
+    }
 }
 
 /// A new empty directory `RUNTIME/mnt/NAME` for `image`, NAME being the
@@ -234,12 +275,15 @@ pub fn list(json: bool, out: &mut dyn Write) -> Result<()> {
     let mounts = mounts::list()?;
     if json {
         for r in &mounts {
-            let v = serde_json::json!({
+            let mut v = serde_json::json!({
                 "image": r.image,
                 "mountpoint": r.mountpoint.to_string_lossy(),
                 "view": r.view,
                 "pid": r.pid,
             });
+            if let Some(stats) = &r.remote {
+                v["remote"] = stats.clone();
+            }
             writeln!(out, "{v}")?;
         }
         return Ok(());
@@ -386,8 +430,12 @@ fn spawn_daemon(
     fuse_list: &str,
 ) -> Result<()> {
     let exe = std::env::current_exe().context("cannot find this program to start the server")?;
-    // The child works from "/", so it gets absolute paths.
-    let image = absolute(image)?;
+    // The child works from "/", so it gets absolute paths (URLs as given).
+    let image = if ImageRef::parse(image)?.is_remote() {
+        image.to_path_buf()
+    } else {
+        absolute(image)?
+    };
     let mountpoint = absolute(mountpoint)?;
     let mut fds = [0i32; 2];
     // SAFETY: `fds` is a valid array of two ints.
@@ -409,6 +457,26 @@ fn spawn_daemon(
     if args.no_boot_dir {
         cmd.arg("--no-boot-dir");
     }
+    // Remote images: the same fetching and caching. Headers may carry
+    // tokens: they go through the environment (private to the user), not
+    // argv (world-readable in /proc).
+    if !args.headers.is_empty() {
+        cmd.env(crate::remote::HEADERS_ENV, args.headers.join("\n"));
+    }
+    if args.no_sign_request {
+        cmd.arg("--no-sign-request");
+    }
+    if let Some(dir) = &args.cache_dir {
+        cmd.arg("--cache-dir").arg(absolute(dir)?);
+    }
+    cmd.arg("--disk-cache-size").arg(args.disk_cache_size.to_string());
+    if args.no_disk_cache {
+        cmd.arg("--no-disk-cache");
+    }
+    if let Some(c) = args.chunk_size {
+        cmd.arg("--chunk-size").arg(c.to_string());
+    }
+    cmd.arg("--timeout").arg(args.timeout.to_string());
     if cli.verbose > 0 {
         cmd.arg(format!("-{}", "v".repeat(usize::from(cli.verbose))));
     }

@@ -37,6 +37,8 @@ pub struct MountRecord {
     pub pid: Option<u32>,
     /// Whether the record is this user's (so `umount --all` may take it).
     pub own: bool,
+    /// A remote image's transfer figures, as of the server's last SIGUSR1.
+    pub remote: Option<serde_json::Value>,
 }
 
 fn euid() -> u32 {
@@ -80,43 +82,54 @@ fn records_dir(runtime: &Path) -> PathBuf {
 /// The record a server keeps while it serves; removed when dropped.
 pub struct Registration {
     path: PathBuf,
+    record: serde_json::Value,
 }
 
 impl Registration {
     /// Writes this process's record for a mount of `image` on `mountpoint`.
     /// Best effort: a mount without a record still works and is still
     /// listed (without view and pid), so failures are only logged.
-    pub fn write(image: &Path, mountpoint: &Path, view: &str) -> Option<Registration> {
+    pub fn write(image: &str, mountpoint: &Path, view: &str) -> Option<Registration> {
         let dir = records_dir(&runtime_dir());
         let pid = std::process::id();
         let path = dir.join(format!("{pid}.json"));
         let record = json!({
-            "image": image.to_string_lossy(),
+            "image": image,
             "mountpoint": mountpoint.to_string_lossy(),
             "view": view,
             "pid": pid,
         });
-        let write = || -> Result<()> {
-            private_dir(&dir)?;
-            let tmp = dir.join(format!(".{pid}.tmp"));
-            let mut f = fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)
-                .with_context(|| tmp.display().to_string())?;
-            writeln!(f, "{record}").with_context(|| tmp.display().to_string())?;
-            fs::rename(&tmp, &path).with_context(|| path.display().to_string())?;
-            Ok(())
-        };
-        match write() {
-            Ok(()) => Some(Registration { path }),
+        let reg = Registration { path, record };
+        match private_dir(&dir).and_then(|()| reg.save()) {
+            Ok(()) => Some(reg),
             Err(e) => {
                 log::warn!("cannot record the mount for `isomount list`: {e:#}");
                 None
             }
         }
+    }
+
+    /// Adds the remote image's transfer figures to the record (`isomount
+    /// list --json` shows them as `remote`).
+    pub fn set_remote(&mut self, stats: serde_json::Value) {
+        self.record["remote"] = stats;
+        if let Err(e) = self.save() {
+            log::warn!("cannot update the mount's record: {e:#}");
+        }
+    }
+
+    /// Writes the record whole (temp file + rename: readers never see half).
+    fn save(&self) -> Result<()> {
+        let tmp = self.path.with_extension("tmp");
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .with_context(|| tmp.display().to_string())?;
+        writeln!(f, "{}", self.record).with_context(|| tmp.display().to_string())?;
+        fs::rename(&tmp, &self.path).with_context(|| self.path.display().to_string())
     }
 }
 
@@ -238,6 +251,7 @@ fn read_records(runtime: &Path, own: bool) -> Vec<(MountRecord, PathBuf)> {
                 view,
                 pid: Some(pid),
                 own,
+                remote: field("remote").filter(|v| !v.is_null()),
             },
             path,
         ));
@@ -267,6 +281,7 @@ pub fn list() -> Result<Vec<MountRecord>> {
                 mountpoint: mnt.clone(),
                 view: None,
                 pid: None,
+                remote: None,
                 // A mount without a live record (its server was killed, say)
                 // is this user's when the kernel says this user made it.
                 own: euid() == 0 || k.user_id == Some(euid()),
@@ -285,12 +300,23 @@ pub fn list() -> Result<Vec<MountRecord>> {
     Ok(out)
 }
 
-/// An isomount mount of `image` (by canonical path) this user made, if any.
+/// An isomount mount of `image` this user made, if any: the same file (by
+/// canonical path), or the same URL.
 pub fn find_own_mount_of(image: &Path) -> Option<MountRecord> {
-    let want = image.canonicalize().ok()?;
-    list().ok()?.into_iter().find(|r| {
-        r.own && r.pid.is_some() && Path::new(&r.image).canonicalize().ok().as_ref() == Some(&want)
-    })
+    let same: Box<dyn Fn(&str) -> bool> = match crate::remote::ImageRef::parse(image).ok()? {
+        crate::remote::ImageRef::Local(p) => {
+            let want = p.canonicalize().ok()?;
+            Box::new(move |r| Path::new(r).canonicalize().ok().as_ref() == Some(&want))
+        }
+        remote => {
+            let want = remote.shown();
+            Box::new(move |r| r == want)
+        }
+    };
+    list()
+        .ok()?
+        .into_iter()
+        .find(|r| r.own && r.pid.is_some() && same(&r.image))
 }
 
 #[cfg(test)]

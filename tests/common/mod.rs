@@ -7,6 +7,10 @@
 
 #[cfg(unix)]
 pub mod mount;
+#[cfg(target_os = "linux")]
+pub mod nginx;
+#[cfg(target_os = "linux")]
+pub mod fault_proxy;
 pub mod walk;
 
 use std::collections::BTreeMap;

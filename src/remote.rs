@@ -1,0 +1,256 @@
+//! Images named by URL: `http://…`, `https://…`, `s3://bucket/key`.
+//!
+//! Every command that takes IMAGE takes these too; the image is read where
+//! it lies through fs-core's `source::remote` (chunks fetched on demand,
+//! kept in memory and in the persistent cache under `--cache-dir`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Result, anyhow};
+use fs_core::source::remote::{
+    DiskCache, HttpFetcher, HttpOptions, RangeFetcher, RemoteOptions, RemoteSource, S3Config,
+    S3Fetcher,
+};
+
+use crate::cli::ImageArgs;
+
+/// Environment variable through which `mount` hands `--header` values to
+/// its background server: argv is world-readable in /proc, the environment
+/// is not.
+pub const HEADERS_ENV: &str = "ISOMOUNT_HTTP_HEADERS";
+
+/// Where an image is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageRef {
+    /// A local file or block device.
+    Local(PathBuf),
+    /// An `http://` or `https://` URL.
+    Http(String),
+    /// An `s3://bucket/key` object.
+    S3 {
+        /// The bucket.
+        bucket: String,
+        /// The key (may contain `/`).
+        key: String,
+    },
+}
+
+impl ImageRef {
+    /// Parses the IMAGE argument: a URL with a scheme isomount reads, or a
+    /// local path. `x://...` with another scheme is an error (not a file
+    /// named so), as is an `s3://` URL without a key.
+    pub fn parse(image: &Path) -> Result<ImageRef> {
+        let Some(s) = image.to_str() else {
+            return Ok(ImageRef::Local(image.to_path_buf()));
+        };
+        let Some((scheme, rest)) = s.split_once("://") else {
+            return Ok(ImageRef::Local(image.to_path_buf()));
+        };
+        match scheme.to_ascii_lowercase().as_str() {
+            "http" | "https" => Ok(ImageRef::Http(s.to_string())),
+            "s3" => {
+                let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+                if bucket.is_empty() || key.is_empty() {
+                    return Err(anyhow!(
+                        "{s}: an S3 image is s3://BUCKET/KEY (both needed)"
+                    ));
+                }
+                Ok(ImageRef::S3 {
+                    bucket: bucket.to_string(),
+                    key: key.to_string(),
+                })
+            }
+            // A relative path such as `a://b` is unusual enough that a URL
+            // was meant.
+            _ if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric()) => Err(
+                anyhow!("{s}: unsupported URL scheme {scheme:?} (isomount reads http, https and s3)"),
+            ),
+            _ => Ok(ImageRef::Local(image.to_path_buf())),
+        }
+    }
+
+    /// True for the remote kinds.
+    pub fn is_remote(&self) -> bool {
+        !matches!(self, ImageRef::Local(_))
+    }
+
+    /// The image as shown in messages, `mount` output and `isomount list`:
+    /// URLs without userinfo, query string or fragment (they may carry
+    /// credentials or a signature).
+    pub fn shown(&self) -> String {
+        match self {
+            ImageRef::Local(p) => p.display().to_string(),
+            ImageRef::Http(url) => without_secrets(url),
+            ImageRef::S3 { bucket, key } => format!("s3://{bucket}/{key}"),
+        }
+    }
+}
+
+/// `url` without `user:password@`, `?query` and `#fragment`.
+pub fn without_secrets(url: &str) -> String {
+    let cut = url.find(['?', '#']).unwrap_or(url.len());
+    let url = url.get(..cut).unwrap_or(url);
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            format!("{scheme}://{host}{path}")
+        }
+        None => url.to_string(),
+    }
+}
+
+/// The remote source this process opened (one image per command), for
+/// `--stats`, `info --json` and the mount's SIGUSR1.
+static OPENED: std::sync::OnceLock<Arc<RemoteSource>> = std::sync::OnceLock::new();
+
+/// Remembers `src` as this process's remote image.
+pub fn register(src: Arc<RemoteSource>) {
+    let _ = OPENED.set(src);
+}
+
+/// The transfer statistics of this process's remote image, if it has one:
+/// `{"bytes_fetched", "requests", "memory_hits", "disk_hits", "retries",
+/// "failures"}`.
+pub fn stats_json() -> Option<serde_json::Value> {
+    let src = OPENED.get()?;
+    let s = src.stats();
+    Some(serde_json::json!({
+        "image": without_secrets(src.name()),
+        "bytes_fetched": s.bytes_fetched,
+        "requests": s.requests,
+        "memory_hits": s.memory_hits,
+        "disk_hits": s.disk_hits,
+        "retries": s.retries,
+        "failures": s.failures,
+    }))
+}
+
+/// One line for `--stats` and logs.
+pub fn stats_line() -> Option<String> {
+    let src = OPENED.get()?;
+    let s = src.stats();
+    Some(format!(
+        "{}: fetched {} bytes in {} requests; chunk hits: {} in memory, {} on disk; {} retries, {} failed",
+        without_secrets(src.name()),
+        s.bytes_fetched,
+        s.requests,
+        s.memory_hits,
+        s.disk_hits,
+        s.retries,
+        s.failures
+    ))
+}
+
+/// `Name: value` header arguments, checked.
+fn headers(args: &ImageArgs) -> Result<Vec<(String, String)>> {
+    let mut all: Vec<String> = args.headers.clone();
+    if let Ok(env) = std::env::var(HEADERS_ENV) {
+        all.extend(env.lines().filter(|l| !l.is_empty()).map(String::from));
+    }
+    all.iter()
+        .map(|h| {
+            let (name, value) = h.split_once(':').ok_or_else(|| {
+                anyhow!("--header: expected 'Name: value' (the value is not shown here)")
+            })?;
+            let name = name.trim();
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
+                return Err(anyhow!("--header: {name:?} is not a header name"));
+            }
+            Ok((name.to_string(), value.trim().to_string()))
+        })
+        .collect()
+}
+
+/// The source for a remote image, with the options of `args`.
+pub fn open_source(image: &ImageRef, args: &ImageArgs) -> Result<RemoteSource> {
+    let fetcher: Arc<dyn RangeFetcher> = match image {
+        ImageRef::Local(_) => return Err(anyhow!("not a remote image")),
+        ImageRef::Http(url) => {
+            let opts = HttpOptions {
+                headers: headers(args)?,
+                timeout: std::time::Duration::from_secs(args.timeout),
+                ..HttpOptions::default()
+            };
+            Arc::new(HttpFetcher::new(url, &opts)?)
+        }
+        ImageRef::S3 { bucket, key } => {
+            let cfg = S3Config::from_env(args.no_sign_request)?;
+            Arc::new(S3Fetcher::new(bucket, key, &cfg)?)
+        }
+    };
+    let disk = if args.no_disk_cache {
+        None
+    } else {
+        let dir = match &args.cache_dir {
+            Some(d) => d.clone(),
+            None => DiskCache::default_dir().ok_or_else(|| {
+                anyhow!(
+                    "no cache directory is known here (no XDG_CACHE_HOME or home): \
+                     give --cache-dir DIR or --no-disk-cache"
+                )
+            })?,
+        };
+        match DiskCache::open(&dir, args.disk_cache_size) {
+            Ok(c) => Some(Arc::new(c)),
+            Err(e) => {
+                log::warn!(
+                    "cannot use the disk cache {}: {e}; reading without it",
+                    dir.display()
+                );
+                None
+            }
+        }
+    };
+    let mut opts = RemoteOptions {
+        disk,
+        ..RemoteOptions::default()
+    };
+    if let Some(c) = args.chunk_size {
+        opts.chunk_size = u32::try_from(c)
+            .map_err(|_| anyhow!("--chunk-size {c}: too large (at most 64M)"))?;
+    }
+    Ok(RemoteSource::open(fetcher, opts)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_refs() {
+        let p = |s: &str| ImageRef::parse(Path::new(s));
+        assert_eq!(p("a.iso").unwrap(), ImageRef::Local("a.iso".into()));
+        assert_eq!(p("/x/y:z.iso").unwrap(), ImageRef::Local("/x/y:z.iso".into()));
+        assert_eq!(
+            p("https://h/x.iso").unwrap(),
+            ImageRef::Http("https://h/x.iso".into())
+        );
+        assert_eq!(
+            p("s3://b/k/e/y.iso").unwrap(),
+            ImageRef::S3 {
+                bucket: "b".into(),
+                key: "k/e/y.iso".into()
+            }
+        );
+        assert!(p("s3://bucket").is_err());
+        assert!(p("s3://bucket/").is_err());
+        assert!(p("ftp://h/x.iso").unwrap_err().to_string().contains("unsupported"));
+    }
+
+    #[test]
+    fn secrets_are_not_shown() {
+        assert_eq!(
+            without_secrets("https://u:pw@host:8443/a/b.iso?X-Amz-Signature=s#f"),
+            "https://host:8443/a/b.iso"
+        );
+        assert_eq!(without_secrets("http://host"), "http://host");
+        assert_eq!(
+            ImageRef::parse(Path::new("https://tok@h/i.iso?sig=1"))
+                .unwrap()
+                .shown(),
+            "https://h/i.iso"
+        );
+    }
+}

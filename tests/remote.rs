@@ -1,0 +1,403 @@
+//! Remote images through the CLI and a FUSE mount, served by a real nginx on
+//! loopback that the tests start (`common::nginx`). Bytes moved are counted
+//! from nginx's own access log. Expected contents come from the tree
+//! xorriso was given, or from the same command on the local file.
+//!
+//! Every run passes `--cache-dir` (a temp dir) or `--no-disk-cache`: tests
+//! never touch the user's `~/.cache`.
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use std::ffi::OsStr;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::nginx::Nginx;
+
+/// A tree, its xorriso image, both in a temp dir.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    tree: PathBuf,
+    image: PathBuf,
+    cache: PathBuf,
+}
+
+/// Deterministic bytes that differ per file and per position.
+fn pattern(seed: u32, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+impl Fixture {
+    /// 300 small files in 10 directories, a 3 MiB file and a `big` file of
+    /// `big_mib` MiB.
+    fn new(big_mib: usize, seed: u32) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = dir.path().join("tree");
+        for d in 0..10 {
+            let sub = tree.join(format!("dir{d:02}"));
+            fs::create_dir_all(&sub).unwrap();
+            for f in 0..30 {
+                let n = d * 30 + f;
+                fs::write(
+                    sub.join(format!("file{f:02}.txt")),
+                    pattern(seed + n, 100 + (n as usize * 37) % 5000),
+                )
+                .unwrap();
+            }
+        }
+        fs::write(tree.join("medium.bin"), pattern(seed + 1000, 3 << 20)).unwrap();
+        fs::write(tree.join("big.bin"), pattern(seed + 2000, big_mib << 20)).unwrap();
+        let image = dir.path().join("image.iso");
+        let out = Command::new("xorriso")
+            .args(["-as", "mkisofs", "-quiet", "-R", "-J", "-V", "REMOTE", "-o"])
+            .arg(&image)
+            .arg(&tree)
+            .output()
+            .expect("xorriso");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let cache = dir.path().join("cache");
+        Fixture {
+            _dir: dir,
+            tree,
+            image,
+            cache,
+        }
+    }
+}
+
+fn isomount(args: &[&OsStr]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_isomount"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        // Never the user's cache, whatever a test forgets.
+        .env("XDG_CACHE_HOME", "/nonexistent-isomount-test-cache")
+        .output()
+        .expect("run isomount")
+}
+
+fn ok(args: &[&str]) -> Output {
+    let a: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+    let o = isomount(&a);
+    assert!(
+        o.status.success(),
+        "isomount {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Serves `f.image` as `/NAME` and returns its URL.
+fn publish(n: &Nginx, f: &Fixture, name: &str) -> String {
+    fs::copy(&f.image, n.root().join(name)).unwrap();
+    n.url(name)
+}
+
+#[test]
+fn listing_reading_and_extract_match_the_local_image() {
+    let f = Fixture::new(8, 1);
+    let n = Nginx::start();
+    let url = publish(&n, &f, "image.iso");
+    let cache = f.cache.to_str().unwrap();
+    let local = f.image.to_str().unwrap();
+
+    for args in [
+        &["ls", "-R", "--json"][..],
+        &["ls", "-lR"],
+        &["stat", "--json", "/dir03/file07.txt"][..],
+    ] {
+        let with = |img: &str| {
+            let mut a = vec!["--cache-dir", cache, args[0], img];
+            a.extend(&args[1..]);
+            ok(&a).stdout
+        };
+        assert_eq!(with(&url), with(local), "{args:?}");
+    }
+
+    // cat: the tree's bytes.
+    for rel in ["dir00/file00.txt", "dir09/file29.txt", "medium.bin", "big.bin"] {
+        let o = ok(&["--no-disk-cache", "cat", &url, &format!("/{rel}")]);
+        assert!(o.stdout == fs::read(f.tree.join(rel)).unwrap(), "{rel}");
+    }
+
+    // extract: the whole tree.
+    let out = f.cache.parent().unwrap().join("out");
+    ok(&["--cache-dir", cache, "extract", &url, "-C", out.to_str().unwrap()]);
+    let diff = Command::new("diff")
+        .arg("-r")
+        .arg(&f.tree)
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(diff.status.success(), "{}", String::from_utf8_lossy(&diff.stdout));
+
+    // info --json carries the transfer figures, which match nginx's log.
+    n.clear_log();
+    let o = ok(&["--no-disk-cache", "info", "--json", &url]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let fetched = v["remote"]["bytes_fetched"].as_u64().expect("remote stats");
+    assert_eq!(v["remote"]["image"], url.as_str());
+    assert!(v["remote"]["requests"].as_u64().unwrap() >= 1);
+    // nginx counts headers' bodies only; a HEAD moves none.
+    assert_eq!(fetched, n.bytes_for("/image.iso"), "{:?}", n.hits());
+    assert_eq!(v["image_size"].as_u64(), Some(fs::metadata(&f.image).unwrap().len()));
+}
+
+#[test]
+fn a_listing_moves_little_and_a_second_process_reads_from_the_disk_cache() {
+    let f = Fixture::new(64, 2);
+    let n = Nginx::start();
+    let url = publish(&n, &f, "image.iso");
+    let image_size = fs::metadata(&f.image).unwrap().len();
+    let cache = f.cache.to_str().unwrap();
+
+    n.clear_log();
+    ok(&["--cache-dir", cache, "ls", "-R", &url]);
+    let listing = n.bytes_for("/image.iso");
+    eprintln!("ls -R of a {image_size}-byte image moved {listing} bytes");
+    assert!(listing < 4 << 20, "a listing moved {listing} bytes");
+
+    // First read of the 64 MiB file: about its size.
+    n.clear_log();
+    let o = ok(&["--cache-dir", cache, "cat", &url, "/big.bin"]);
+    assert!(o.stdout == fs::read(f.tree.join("big.bin")).unwrap());
+    let first = n.bytes_for("/image.iso");
+    assert!(
+        first >= 64 << 20 && first < (64 << 20) + (16 << 20),
+        "first read moved {first} bytes"
+    );
+
+    // A second process with the same cache: almost nothing.
+    n.clear_log();
+    let o = ok(&["--cache-dir", cache, "--stats", "cat", &url, "/big.bin"]);
+    assert!(o.stdout == fs::read(f.tree.join("big.bin")).unwrap());
+    let second = n.bytes_for("/image.iso");
+    assert!(second < 1 << 20, "second read moved {second} bytes");
+    assert!(stderr(&o).contains("on disk"), "--stats: {}", stderr(&o));
+}
+
+#[test]
+fn errors_are_prompt_and_name_the_cause() {
+    let f = Fixture::new(1, 3);
+    let n = Nginx::start();
+    publish(&n, &f, "image.iso");
+    fs::copy(&f.image, n.root().join("private/image.iso")).unwrap();
+    fs::copy(&f.image, n.root().join("noranges/image.iso")).unwrap();
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let cases: Vec<(String, Vec<&str>, &str)> = vec![
+        (n.url("missing.iso"), vec![], "not found"),
+        (n.url("private/image.iso"), vec![], "access denied"),
+        (n.url("noranges/image.iso"), vec![], "byte ranges"),
+        (format!("http://127.0.0.1:{closed}/x.iso"), vec![], "127.0.0.1"),
+        ("http://no-such-host.invalid/x.iso".into(), vec![], "no-such-host.invalid"),
+        ("ftp://host/x.iso".into(), vec![], "unsupported URL scheme"),
+    ];
+    for (url, extra, want) in &cases {
+        let t = Instant::now();
+        let mut a = vec!["--no-disk-cache"];
+        a.extend(extra);
+        a.extend(["info", url.as_str()]);
+        let args: Vec<&OsStr> = a.iter().map(OsStr::new).collect();
+        let o = isomount(&args);
+        let took = t.elapsed();
+        assert_eq!(o.status.code(), Some(1), "{url}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{url}: want {want:?} in {}", stderr(&o));
+        assert!(took < Duration::from_secs(60), "{url}: took {took:?}");
+        assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    }
+
+    // The token opens the private image; it is never printed.
+    let o = ok(&[
+        "--no-disk-cache",
+        "--header",
+        "Authorization: Bearer s3cret",
+        "-vv",
+        "ls",
+        &n.url("private/image.iso"),
+    ]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("medium.bin"));
+    assert!(!stderr(&o).contains("s3cret"), "{}", stderr(&o));
+    // Redirects are followed.
+    let o = ok(&["--no-disk-cache", "ls", &n.url("moved/image.iso")]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("medium.bin"));
+}
+
+/// FUSE: a URL mounted like a file; `list` shows it; SIGUSR1 reports the
+/// figures; replacing the object on the server fails uncached reads (EIO)
+/// while cached ones and the mount live on.
+#[test]
+fn a_mounted_url_reads_and_survives_the_object_changing() {
+    if !common::fuse_available() {
+        return;
+    }
+    let f = Fixture::new(16, 4);
+    let other = Fixture::new(16, 5);
+    let n = Nginx::start();
+    let url = publish(&n, &f, "image.iso");
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    let run = dir.path().join("run");
+    fs::create_dir(&mnt).unwrap();
+    fs::create_dir(&run).unwrap();
+    let mount = Command::new(env!("CARGO_BIN_EXE_isomount"))
+        .args(["--no-disk-cache", "mount", &url])
+        .arg(&mnt)
+        .env("XDG_RUNTIME_DIR", &run)
+        .output()
+        .unwrap();
+    assert!(mount.status.success(), "{}", stderr(&mount));
+    let _guard = Unmount(mnt.clone());
+
+    // Everything but big.bin, which stays unread (and so uncached) for the
+    // change below.
+    for entry in walk(&f.tree) {
+        let rel = entry.strip_prefix(&f.tree).unwrap();
+        if rel != Path::new("big.bin") {
+            assert!(fs::read(mnt.join(rel)).unwrap() == fs::read(&entry).unwrap(), "{rel:?}");
+        }
+    }
+
+    let list = |_: ()| {
+        let o = Command::new(env!("CARGO_BIN_EXE_isomount"))
+            .args(["list", "--json"])
+            .env("XDG_RUNTIME_DIR", &run)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        text.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|v| v["mountpoint"] == mnt.to_str().unwrap())
+            .expect("the mount in isomount list")
+    };
+    let rec = list(());
+    assert_eq!(rec["image"], url.as_str());
+    let pid = rec["pid"].as_u64().unwrap() as i32;
+    // SAFETY: kill(2) with a pid isomount list reported.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGUSR1) }, 0);
+    let t = Instant::now();
+    let stats = loop {
+        let r = list(());
+        if let Some(b) = r["remote"]["bytes_fetched"].as_u64() {
+            break b;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "no figures after SIGUSR1: {r}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(stats > 16 << 20, "bytes_fetched {stats} after reading everything");
+
+    // The object changes under the mount.
+    let medium_before = fs::read(mnt.join("medium.bin")).unwrap();
+    fs::copy(&other.image, n.root().join("image.iso.new")).unwrap();
+    fs::rename(n.root().join("image.iso.new"), n.root().join("image.iso")).unwrap();
+    // Cached: still the old bytes (the kernel's page cache, or ours).
+    assert_eq!(fs::read(mnt.join("medium.bin")).unwrap(), medium_before);
+    assert!(medium_before == fs::read(f.tree.join("medium.bin")).unwrap());
+    // Uncached data: EIO (16 MiB is far past any read-ahead of medium.bin),
+    // never the new version's bytes.
+    let err = fs::read(mnt.join("big.bin")).expect_err("big.bin changed on the server");
+    assert_eq!(err.raw_os_error(), Some(5), "{err}");
+    assert!(fs::metadata(mnt.join("dir00")).unwrap().is_dir(), "the mount lives on");
+}
+
+/// Every regular file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+struct Unmount(PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = Command::new(env!("CARGO_BIN_EXE_isomount"))
+            .arg("umount")
+            .arg(&self.0)
+            .output();
+    }
+}
+
+/// Through a proxy that answers 503, cuts bodies, resets and stalls (a
+/// seeded 30 % of requests): every byte still right, the retries counted.
+/// With every request failing: a clear error, and through a mount EIO for
+/// that read only; once the network is back, the same mount reads again.
+#[test]
+fn faults_are_retried_and_a_lost_read_fails_alone() {
+    use common::fault_proxy::FaultProxy;
+    let f = Fixture::new(12, 6);
+    let n = Nginx::start();
+    publish(&n, &f, "image.iso");
+    let proxy = FaultProxy::start(n.port, 30, 42, Duration::from_secs(3));
+    let url = format!("http://127.0.0.1:{}/image.iso", proxy.port);
+
+    let o = ok(&["--no-disk-cache", "--timeout", "1", "--stats", "cat", &url, "/big.bin"]);
+    assert!(o.stdout == fs::read(f.tree.join("big.bin")).unwrap(), "bytes differ");
+    assert!(proxy.faults() > 0, "the proxy dealt no faults");
+    let line = stderr(&o);
+    let retries: u64 = line
+        .split(", ")
+        .find_map(|p| p.strip_suffix(" retries"))
+        .and_then(|n| n.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no retries figure in --stats: {line}"));
+    assert!(retries > 0, "{line}");
+
+    // Nothing gets through: a clear error naming the image, in bounded time.
+    proxy.set_percent(100);
+    let t = Instant::now();
+    let a: Vec<&OsStr> = ["--no-disk-cache", "--timeout", "1", "info", &url]
+        .iter()
+        .map(OsStr::new)
+        .collect();
+    let o = isomount(&a);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("/image.iso"), "{}", stderr(&o));
+    assert!(t.elapsed() < Duration::from_secs(120), "took {:?}", t.elapsed());
+
+    if !common::fuse_available() {
+        return;
+    }
+    proxy.set_percent(0);
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    fs::create_dir(&mnt).unwrap();
+    let mount = Command::new(env!("CARGO_BIN_EXE_isomount"))
+        .args(["--no-disk-cache", "--timeout", "1", "mount", &url])
+        .arg(&mnt)
+        .env("XDG_RUNTIME_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert!(mount.status.success(), "{}", stderr(&mount));
+    let _guard = Unmount(mnt.clone());
+    assert!(fs::read(mnt.join("dir01/file01.txt")).unwrap() == fs::read(f.tree.join("dir01/file01.txt")).unwrap());
+    proxy.set_percent(100);
+    let err = fs::read(mnt.join("big.bin")).expect_err("no request gets through");
+    assert_eq!(err.raw_os_error(), Some(5), "{err}");
+    proxy.set_percent(0);
+    // Not remembered: the same file reads now.
+    assert!(fs::read(mnt.join("big.bin")).unwrap() == fs::read(f.tree.join("big.bin")).unwrap());
+}
