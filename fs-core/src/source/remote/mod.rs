@@ -14,3 +14,7 @@
 mod fetch;
 
 pub use fetch::{FetchError, ObjectMeta, RangeFetcher};
+
+mod disk;
+
+pub use disk::{CacheKey, DiskCache, DiskCacheStats};
