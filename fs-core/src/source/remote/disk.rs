@@ -222,7 +222,12 @@ impl DiskCache {
     pub fn open(dir: &Path, max_bytes: u64) -> io::Result<DiskCache> {
         let root = dir.join(LAYOUT_DIR);
         let tmp = root.join(TMP_DIR);
+        // `v1` is checked before anything is made inside it: a symlink
+        // there must not get a `tmp` made where it points.
+        make_dir_all(&root)?;
+        check_layout_dir(&root)?;
         make_dir_all(&tmp)?;
+        #[cfg(unix)]
         check_ownership(dir, &root, &tmp)?;
         let cache = DiskCache {
             root,
@@ -714,47 +719,126 @@ fn make_dir_all(dir: &Path) -> io::Result<()> {
     builder.create(dir)
 }
 
-/// On unix: `dir` and `root` (`dir/v1`) must belong to the user (the owner
-/// of a file just created in `tmp`), and `root` must be a real directory;
-/// `root` is made 0700. Elsewhere: `root` must be a real directory.
-fn check_ownership(dir: &Path, root: &Path, tmp: &Path) -> io::Result<()> {
-    let root_meta = fs::symlink_metadata(root)?;
-    if !root_meta.is_dir() {
-        return Err(io::Error::other(format!(
+/// `root` (`dir/v1`) must be a real directory, not a symlink to one.
+fn check_layout_dir(root: &Path) -> io::Result<()> {
+    if fs::symlink_metadata(root)?.is_dir() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
             "disk cache: {} is not a directory",
             root.display()
-        )));
+        )))
     }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{MetadataExt, PermissionsExt};
-        let probe = tmp.join(format!("probe-{}.tmp", std::process::id()));
-        let me = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&probe)
-            .and_then(|f| f.metadata())
-            .map(|m| m.uid());
-        let _ = fs::remove_file(&probe);
-        let me = me?;
-        for d in [dir, root] {
-            if fs::metadata(d)?.uid() != me {
-                return Err(io::Error::new(
-                    io::ErrorKind::PermissionDenied,
-                    format!(
-                        "disk cache: {} belongs to another user; a cache directory must be \
-                         your own",
-                        d.display()
-                    ),
-                ));
-            }
-        }
-        if root_meta.permissions().mode() & 0o077 != 0 {
-            fs::set_permissions(root, fs::Permissions::from_mode(0o700))?;
+}
+
+/// `dir` and `root` (`dir/v1`) must belong to the user (the owner of a file
+/// just created in `tmp`: std does not tell the uid otherwise); `root` is
+/// made 0700 if it is not.
+#[cfg(unix)]
+fn check_ownership(dir: &Path, root: &Path, tmp: &Path) -> io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let probe = tmp.join(format!("{}-{n}-probe.tmp", std::process::id()));
+    let me = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .and_then(|f| f.metadata())
+        .map(|m| m.uid());
+    let _ = fs::remove_file(&probe);
+    let me = me?;
+    for d in [dir, root] {
+        if fs::metadata(d)?.uid() != me {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "disk cache: {} belongs to another user; a cache directory must be \
+                     your own",
+                    d.display()
+                ),
+            ));
         }
     }
-    #[cfg(not(unix))]
-    let _ = (dir, tmp);
+    if fs::symlink_metadata(root)?.permissions().mode() & 0o077 != 0 {
+        fs::set_permissions(root, fs::Permissions::from_mode(0o700))?;
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(name: &str, etag: Option<&str>, last_modified: Option<&str>) -> CacheKey {
+        let meta = ObjectMeta {
+            size: 1000,
+            etag: etag.map(str::to_owned),
+            last_modified: last_modified.map(str::to_owned),
+        };
+        CacheKey::new(name, &meta, 4096)
+    }
+
+    #[test]
+    fn hex() {
+        assert_eq!(to_hex(&[0x00, 0x9f, 0xa0, 0xff]), "009fa0ff");
+        let k = key("a", Some("\"e\""), None);
+        assert_eq!(k.hex().len(), 64);
+        assert!(is_hex_name(Path::new(k.hex()), 64));
+        assert!(!is_hex_name(Path::new("tmp"), 2));
+        assert!(!is_hex_name(Path::new("AB"), 2));
+        assert!(is_hex_name(Path::new("x/ab"), 2));
+    }
+
+    #[test]
+    fn fields_do_not_run_into_each_other() {
+        // The same bytes split differently between name and validator.
+        assert_ne!(key("ab", Some("\"c"), None), key("a", Some("b\"c"), None));
+        // An ETag is not a date with the same text.
+        assert_ne!(key("a", Some("\"x\""), None), key("a", None, Some("\"x\"")));
+        // A weak ETag does not pin; the date does.
+        assert_eq!(
+            key("a", Some("W/\"x\""), Some("d")),
+            key("a", None, Some("d"))
+        );
+    }
+
+    #[test]
+    fn header_layout() {
+        let k = key("a", Some("\"e\""), None);
+        let data = b"payload";
+        let h = encode_header(&k, 0x0102_0304_0506_0708, data);
+        assert_eq!(h.len(), HEADER_LEN);
+        assert_eq!(h.get(..8), Some(&b"ISOMCHK1"[..]));
+        assert_eq!(h.get(8..12), Some(&[1, 0, 0, 0][..]));
+        assert_eq!(h.get(16..24), Some(&[8, 7, 6, 5, 4, 3, 2, 1][..]));
+        assert_eq!(h.get(24..32), Some(&[7, 0, 0, 0, 0, 0, 0, 0][..]));
+        assert_eq!(h.get(32..64), Some(&k.digest[..]));
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&h[16..]);
+        crc.update(data);
+        assert_eq!(h.get(12..16), Some(&crc.finalize().to_le_bytes()[..]));
+    }
+
+    #[test]
+    fn read_back_and_every_header_byte_matters() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c");
+        let k = key("a", Some("\"e\""), None);
+        let data = vec![5u8; 100];
+        let mut good = encode_header(&k, 3, &data);
+        good.extend_from_slice(&data);
+        fs::write(&path, &good).unwrap();
+        let mut f = File::open(&path).unwrap();
+        assert_eq!(read_verified(&mut f, &k, 3, 100).ok(), Some(data.clone()));
+        for at in 0..HEADER_LEN {
+            let mut bad = good.clone();
+            bad[at] ^= 1;
+            fs::write(&path, &bad).unwrap();
+            let mut f = File::open(&path).unwrap();
+            assert!(
+                matches!(read_verified(&mut f, &k, 3, 100), Err(Bad::Corrupt(_))),
+                "byte {at}"
+            );
+        }
+    }
 }
