@@ -42,6 +42,20 @@
 //! the check instead of being served. Skipping the `fsync` keeps a cache fill
 //! from stalling reads on a slow disk. A process killed mid-write leaves a
 //! temp file, removed by the next [`DiskCache::open`] once it is an hour old.
+//!
+//! # Size bound and sharing
+//!
+//! The bound counts whole chunk files (header included). Each instance keeps
+//! an estimate of the total: a scan of the directory at open, plus what it
+//! stores since; it scans again when the estimate passes the bound, after
+//! 64 stores, or after storing 1/16 of the bound, and then removes the
+//! least recently used chunk files (oldest modification time) down to 90 %
+//! of the bound. What other processes store is only seen by the next scan,
+//! so with several writers the directory may overshoot the bound briefly,
+//! by about 1/16 of it per other writer. Processes sharing a directory with
+//! different bounds each enforce their own (the smallest wins). A chunk
+//! removed by another process between a scan and a read is a plain miss;
+//! the worst a race does is remove a chunk someone just stored.
 
 use std::ffi::OsString;
 use std::fs::{self, File};
@@ -73,6 +87,10 @@ const TOUCH_AFTER: Duration = Duration::from_secs(60);
 /// After this many stores the directory is scanned again, to notice what
 /// other processes stored or evicted.
 const RESCAN_EVERY_PUTS: u64 = 64;
+/// ... or after storing this fraction of the bound: what other processes
+/// store is invisible between scans, so each rescans often enough that
+/// together they overshoot the bound by little.
+const RESCAN_EVERY_FRACTION: u64 = 16;
 
 /// Which object, which version, cut in which chunks: chunks are shared only
 /// between readers of the same bytes.
@@ -195,6 +213,8 @@ pub struct DiskCache {
     approx_bytes: AtomicU64,
     /// Stores since the last scan.
     puts_since_scan: AtomicU64,
+    /// Bytes of chunk files stored since the last scan.
+    bytes_since_scan: AtomicU64,
     /// Held by the one thread scanning / evicting.
     scan_lock: Mutex<()>,
     hits: AtomicU64,
@@ -235,6 +255,7 @@ impl DiskCache {
             max_bytes,
             approx_bytes: AtomicU64::new(0),
             puts_since_scan: AtomicU64::new(0),
+            bytes_since_scan: AtomicU64::new(0),
             scan_lock: Mutex::new(()),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
@@ -389,7 +410,14 @@ impl DiskCache {
             .fetch_add(file_len, Ordering::Relaxed)
             .saturating_add(file_len);
         let puts = self.puts_since_scan.fetch_add(1, Ordering::Relaxed) + 1;
-        if total > self.max_bytes || puts >= RESCAN_EVERY_PUTS {
+        let bytes = self
+            .bytes_since_scan
+            .fetch_add(file_len, Ordering::Relaxed)
+            .saturating_add(file_len);
+        if total > self.max_bytes
+            || puts >= RESCAN_EVERY_PUTS
+            || bytes >= self.max_bytes / RESCAN_EVERY_FRACTION
+        {
             self.scan_and_evict();
         }
     }
@@ -494,6 +522,7 @@ impl DiskCache {
             return;
         };
         self.puts_since_scan.store(0, Ordering::Relaxed);
+        self.bytes_since_scan.store(0, Ordering::Relaxed);
         let mut files = self.scan();
         let mut total: u64 = files.iter().map(|f| f.len).sum();
         if total > self.max_bytes {
