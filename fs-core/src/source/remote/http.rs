@@ -89,6 +89,7 @@ impl HttpFetcher {
             headers: &self.headers,
             name: &self.name,
             host: &self.host,
+            auth: &|_| Vec::new(),
             hint: &no_hint,
         }
     }
@@ -217,6 +218,9 @@ pub(crate) struct Target<'a> {
     pub(crate) name: &'a str,
     /// The host, for "cannot resolve host X".
     pub(crate) host: &'a str,
+    /// Per-request headers that depend on the method (an S3 signature);
+    /// never shown.
+    pub(crate) auth: &'a dyn Fn(Method) -> Vec<(&'static str, String)>,
     /// A hint appended to a refusal, by the store's error code (S3's
     /// `SignatureDoesNotMatch`, …; `""` when the answer had none).
     pub(crate) hint: &'a dyn Fn(&str) -> Option<String>,
@@ -227,10 +231,23 @@ const ERROR_BODY_LIMIT: u64 = 16 * 1024;
 
 type Resp = Response<ureq::Body>;
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Method {
+/// The two methods a fetcher sends.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Method {
+    /// `HEAD`
     Head,
+    /// `GET`
     Get,
+}
+
+impl Method {
+    /// The method's name on the wire.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Method::Head => "HEAD",
+            Method::Get => "GET",
+        }
+    }
 }
 
 fn send(
@@ -248,6 +265,9 @@ fn send(
     }
     for (n, v) in extra {
         req = req.header(*n, v.as_str());
+    }
+    for (n, v) in (t.auth)(method) {
+        req = req.header(n, v);
     }
     req.call().map_err(|e| transport_error(t, &e))
 }
