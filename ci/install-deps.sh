@@ -57,3 +57,26 @@ if have rustup; then
   rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 fi
+
+# fs-core/tests/remote_fetchers.rs: a real HTTP server (nginx, run by the test
+# with its own config) and an S3 server with IAM (moto, from PyPI, in its own
+# venv: never in the system python's site-packages).
+need=()
+[[ -x /usr/sbin/nginx ]] || have nginx || need+=(nginx-light)
+/usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
+if ((${#need[@]})); then
+  sudo=()
+  if [[ $(id -u) != 0 ]]; then sudo=(sudo); fi
+  echo "ci/install-deps.sh: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update
+  "${sudo[@]}" apt-get install -y --no-install-recommends "${need[@]}"
+fi
+moto_venv=${ISOMOUNT_MOTO_VENV:-/opt/isomount-moto}
+if [[ ! -x $moto_venv/bin/moto_server ]]; then
+  sudo=()
+  if [[ $(id -u) != 0 && ! -w $(dirname "$moto_venv") ]]; then sudo=(sudo); fi
+  echo "ci/install-deps.sh: moto into $moto_venv"
+  "${sudo[@]}" /usr/bin/python3 -m venv "$moto_venv"
+  "${sudo[@]}" "$moto_venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]==5.2.5'
+fi

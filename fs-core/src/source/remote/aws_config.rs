@@ -89,6 +89,17 @@ impl S3Config {
     pub fn from_env(no_sign_request: bool) -> Result<S3Config, FetchError> {
         resolve(&|k| std::env::var(k).ok(), no_sign_request)
     }
+
+    /// [`S3Config::from_env`] with the variables looked up by `var` instead
+    /// of in the process environment (`HOME` included): for callers that
+    /// override some, and for tests, which must not change the environment
+    /// of a multi-threaded process.
+    pub fn from_vars(
+        var: &dyn Fn(&str) -> Option<String>,
+        no_sign_request: bool,
+    ) -> Result<S3Config, FetchError> {
+        resolve(var, no_sign_request)
+    }
 }
 
 /// [`S3Config::from_env`] with the environment given as a function.
@@ -188,7 +199,7 @@ fn credentials(
                 access_key_id: id,
                 secret_access_key: secret,
                 session_token: var("AWS_SESSION_TOKEN"),
-                source: "the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)".to_owned(),
+                source: "the environment".to_owned(),
             });
         }
         (Some(_), None) => {

@@ -294,8 +294,14 @@ fn transport_error(t: &Target<'_>, e: &ureq::Error) -> FetchError {
             }
             K::UnexpectedEof => transient("the server closed the connection early".to_owned()),
             K::TimedOut | K::WouldBlock => transient(format!("timed out ({io})")),
-            K::NotFound if io.to_string().contains("lookup") => {
-                fatal(format!("cannot resolve host {}", t.host))
+            // std's resolver reports getaddrinfo failures as
+            // "failed to lookup address information: <gai_strerror>".
+            _ if io.to_string().contains("lookup address") => {
+                if io.to_string().contains("Temporary failure") {
+                    transient(format!("cannot resolve host {} (DNS failure)", t.host))
+                } else {
+                    fatal(format!("cannot resolve host {}", t.host))
+                }
             }
             _ => transient(format!("network error: {io}")),
         },
