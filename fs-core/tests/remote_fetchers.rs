@@ -24,6 +24,7 @@
 )]
 
 use std::collections::HashMap;
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -246,6 +247,16 @@ fn nginx_http() {
     let rmeta = r.stat().unwrap();
     assert_eq!(rmeta, meta);
     check_ranges(&r, &rmeta, &file);
+
+    // ... and keeps If-Match: a version the server does not have is a 412.
+    let bogus = ObjectMeta {
+        etag: Some("\"0-0\"".to_owned()),
+        ..meta.clone()
+    };
+    match r.fetch(0, 10, &bogus) {
+        Err(FetchError::Changed { detail, .. }) => assert!(detail.contains("412"), "{detail}"),
+        other => panic!("{other:?}"),
+    }
 
     // No range support: found at stat time, and a 200 to a range is too.
     let n = http(&format!("{base}/noranges/image.iso"));
@@ -581,4 +592,128 @@ fn moto_s3() {
         s3("bkt", "dir/image.iso", &anon, true).stat(),
         Err(FetchError::Denied { .. })
     ));
+}
+
+/// Answers each request with what its path asks for: the misbehaving
+/// servers no real one would be.
+fn canned_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            std::thread::spawn(move || {
+                let mut req = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") && req.len() < 65_536 {
+                    match conn.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let req = String::from_utf8_lossy(&req);
+                let path = req.split_whitespace().nth(1).unwrap_or("").to_owned();
+                let ok = "HTTP/1.1 206 Partial Content\r\nETag: \"v1\"\r\nConnection: close\r\n";
+                let answer: Vec<u8> = match path.as_str() {
+                    // announces far more than was asked for
+                    "/big" => format!(
+                        "{ok}Content-Range: bytes 0-9/100\r\nContent-Length: 999999999999\r\n\r\n0123456789"
+                    )
+                    .into(),
+                    // sends more than asked for, chunked (no length to check)
+                    "/chunked" => format!(
+                        "{ok}Content-Range: bytes 0-9/100\r\nTransfer-Encoding: chunked\r\n\r\n14\r\n01234567890123456789\r\n0\r\n\r\n"
+                    )
+                    .into(),
+                    // closes half way
+                    "/short" => format!(
+                        "{ok}Content-Range: bytes 0-9/100\r\nContent-Length: 10\r\n\r\n01234"
+                    )
+                    .into(),
+                    "/etag" => "HTTP/1.1 206 Partial Content\r\nETag: \"v2\"\r\nContent-Range: bytes 0-9/100\r\nContent-Length: 10\r\nConnection: close\r\n\r\n0123456789".into(),
+                    "/size" => format!(
+                        "{ok}Content-Range: bytes 0-9/200\r\nContent-Length: 10\r\n\r\n0123456789"
+                    )
+                    .into(),
+                    "/range" => format!(
+                        "{ok}Content-Range: bytes 5-14/100\r\nContent-Length: 10\r\n\r\n0123456789"
+                    )
+                    .into(),
+                    "/slowdown" => {
+                        let xml = "<Error><Code>SlowDown</Code><Message>Please reduce your \
+                                   request rate.</Message></Error>";
+                        format!(
+                            "HTTP/1.1 503 Slow Down\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{xml}",
+                            xml.len()
+                        )
+                        .into()
+                    }
+                    "/429" => "HTTP/1.1 429 Too Many Requests\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into(),
+                    "/416" => "HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */50\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into(),
+                    "/401" => "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into(),
+                    "/410" => "HTTP/1.1 410 Gone\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into(),
+                    "/hang" => {
+                        std::thread::sleep(Duration::from_secs(4));
+                        Vec::new()
+                    }
+                    _ => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into(),
+                };
+                let _ = conn.write_all(&answer);
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn misbehaving_servers() {
+    let port = canned_server();
+    let opts = HttpOptions {
+        timeout: Duration::from_secs(1),
+        ..HttpOptions::default()
+    };
+    let pinned = ObjectMeta {
+        size: 100,
+        etag: Some("\"v1\"".to_owned()),
+        last_modified: None,
+    };
+    let get = |path: &str| {
+        HttpFetcher::new(&format!("http://127.0.0.1:{port}{path}"), &opts)
+            .unwrap()
+            .fetch(0, 10, &pinned)
+    };
+    let kind = |r: Result<Vec<u8>, FetchError>| match r {
+        Ok(b) => format!("Ok({})", String::from_utf8_lossy(&b)),
+        Err(e) => {
+            let k = format!("{e:?}");
+            k[..k.find(' ').unwrap_or(k.len())].to_owned()
+        }
+    };
+    assert_eq!(kind(get("/big")), "Fatal");
+    assert_eq!(kind(get("/chunked")), "Fatal");
+    assert_eq!(kind(get("/short")), "Transient");
+    assert_eq!(kind(get("/etag")), "Changed");
+    assert_eq!(kind(get("/size")), "Changed");
+    assert_eq!(kind(get("/range")), "Transient");
+    let e = get("/slowdown").unwrap_err();
+    assert!(
+        e.is_retryable() && e.to_string().contains("SlowDown: Please reduce"),
+        "{e}"
+    );
+    assert_eq!(kind(get("/429")), "Transient");
+    let e = get("/416").unwrap_err();
+    assert!(
+        matches!(e, FetchError::Fatal { .. }) && e.to_string().contains("bytes */50"),
+        "{e}"
+    );
+    assert_eq!(kind(get("/401")), "Denied");
+    assert_eq!(kind(get("/410")), "Fatal");
+    assert_eq!(kind(get("/missing")), "NotFound");
+    let t = Instant::now();
+    let e = get("/hang").unwrap_err();
+    assert!(
+        e.is_retryable() && e.to_string().contains("timed out"),
+        "{e}"
+    );
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
 }

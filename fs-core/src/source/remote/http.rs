@@ -579,11 +579,12 @@ fn read_bounded(resp: &mut Resp, limit: u64) -> Result<Vec<u8>, ureq::Error> {
 /// [`ERROR_BODY_LIMIT`] bytes are read, and each field is cut short.
 fn error_body(resp: &mut Resp) -> Option<(String, String)> {
     let mut buf = Vec::new();
-    resp.body_mut()
+    // A body cut short still has its code, most likely: what came is used.
+    let _ = resp
+        .body_mut()
         .as_reader()
         .take(ERROR_BODY_LIMIT)
-        .read_to_end(&mut buf)
-        .ok()?;
+        .read_to_end(&mut buf);
     let text = String::from_utf8_lossy(&buf);
     let field = |tag: &str| -> Option<String> {
         let open = format!("<{tag}>");

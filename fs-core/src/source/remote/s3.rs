@@ -143,7 +143,12 @@ impl S3Fetcher {
             "AccessDenied" | "" if anonymous => {
                 "the object is not public: give credentials instead of --no-sign-request".to_owned()
             }
-            "AccessDenied" => format!("the credentials need s3:GetObject on this object{from}"),
+            // Without s3:ListBucket, S3 answers 403, not 404, for a key
+            // that does not exist.
+            "AccessDenied" => format!(
+                "the credentials need s3:GetObject on this object, or the key does not \
+                 exist{from}"
+            ),
             "" => format!("the key may be wrong or lack s3:GetObject{from}"),
             _ => return None,
         })
