@@ -63,6 +63,7 @@ fi
 # venv: never in the system python's site-packages).
 need=()
 [[ -x /usr/sbin/nginx ]] || have nginx || need+=(nginx-light)
+have openssl || need+=(openssl) # a self-signed certificate for nginx
 /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 if ((${#need[@]})); then
   sudo=()

@@ -153,7 +153,7 @@ fn check_ranges(f: &dyn RangeFetcher, meta: &ObjectMeta, file: &[u8]) {
     assert!(f.fetch(size, 10, meta).unwrap().is_empty());
 }
 
-fn nginx_conf(root: &Path, port: u16) -> String {
+fn nginx_conf(root: &Path, port: u16, tls_port: u16) -> String {
     let r = root.display();
     format!(
         r#"worker_processes 1;
@@ -180,6 +180,12 @@ http {{
             alias {r}/www/files/;
         }}
     }}
+    server {{
+        listen 127.0.0.1:{tls_port} ssl;
+        ssl_certificate {r}/cert.pem;
+        ssl_certificate_key {r}/key.pem;
+        root {r}/www;
+    }}
 }}
 "#
     )
@@ -201,9 +207,32 @@ fn nginx_http() {
     let file = std::fs::read(&iso).unwrap();
     std::fs::copy(&iso, root.join("www/files/image.iso")).unwrap();
     std::fs::copy(&iso, root.join("www/files/changing.iso")).unwrap();
+    // A self-signed certificate, which no system trusts.
+    let out = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(root.join("key.pem"))
+        .arg("-out")
+        .arg(root.join("cert.pem"))
+        .output()
+        .expect("openssl (run ci/install-deps.sh)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let port = free_port();
-    std::fs::write(root.join("nginx.conf"), nginx_conf(root, port)).unwrap();
-    let _nginx = Server::start(
+    let tls_port = free_port();
+    std::fs::write(root.join("nginx.conf"), nginx_conf(root, port, tls_port)).unwrap();
+    let mut nginx = Server::start(
         "nginx",
         Command::new("/usr/sbin/nginx")
             .arg("-p")
@@ -214,7 +243,19 @@ fn nginx_http() {
         root.join("nginx.out"),
         port,
     );
+    nginx.wait_for(tls_port);
     let base = format!("http://127.0.0.1:{port}");
+
+    // TLS works (the platform verifier is set up) and refuses a certificate
+    // no trusted root signed, for good.
+    let t = http(&format!("https://127.0.0.1:{tls_port}/files/image.iso"));
+    match t.stat() {
+        Err(e @ FetchError::Fatal { .. }) => {
+            assert!(e.to_string().contains("TLS"), "{e}");
+            eprintln!("refused as expected: {e}");
+        }
+        other => panic!("{other:?}"),
+    }
 
     // Size and validators as nginx makes them ("mtime-size" in hex).
     let f = http(&format!("{base}/files/image.iso"));

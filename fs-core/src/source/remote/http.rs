@@ -303,6 +303,12 @@ fn transport_error(t: &Target<'_>, e: &ureq::Error) -> FetchError {
                     fatal(format!("cannot resolve host {}", t.host))
                 }
             }
+            // rustls reports a refused certificate or a failed handshake
+            // through the transport as InvalidData: retrying will not help.
+            K::InvalidData if io.to_string().contains("certificate") => fatal(format!(
+                "TLS: the server's certificate is not trusted ({io})"
+            )),
+            K::InvalidData => fatal(format!("TLS or protocol error: {io}")),
             _ => transient(format!("network error: {io}")),
         },
         ureq::Error::ConnectionFailed => transient(format!("cannot connect to {}", t.host)),
