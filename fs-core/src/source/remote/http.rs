@@ -101,7 +101,7 @@ impl RangeFetcher for HttpFetcher {
     }
 
     fn stat(&self) -> Result<ObjectMeta, FetchError> {
-        stat(&self.target(), &self.url, &|| self.url.clone())
+        stat(&self.target(), &self.url)
     }
 
     fn fetch(&self, start: u64, len: u64, pinned: &ObjectMeta) -> Result<Vec<u8>, FetchError> {
@@ -390,14 +390,9 @@ fn meta_of(r: &Resp, size: u64) -> ObjectMeta {
 /// where the `HEAD` was refused (405, 501, or 401/403, whose `HEAD` answer
 /// carries no explanation), gave no length, or did not say
 /// `Accept-Ranges: bytes` (RFC 9110 14.3), so that a server without ranges
-/// is found out now rather than at the first read. `get_url` makes the URL
-/// of that `GET` (a presigned one is signed for its method).
-pub(crate) fn stat(
-    t: &Target<'_>,
-    head_url: &str,
-    get_url: &dyn Fn() -> String,
-) -> Result<ObjectMeta, FetchError> {
-    let resp = send(t, Method::Head, head_url, &[])?;
+/// is found out now rather than at the first read.
+pub(crate) fn stat(t: &Target<'_>, url: &str) -> Result<ObjectMeta, FetchError> {
+    let resp = send(t, Method::Head, url, &[])?;
     let status = resp.status();
     match status.as_u16() {
         200 => {
@@ -409,10 +404,10 @@ pub(crate) fn stat(
             }
             match content_length(&resp) {
                 Some(size) if ranges.as_deref() == Some("bytes") => Ok(meta_of(&resp, size)),
-                _ => stat_by_get(t, &get_url()),
+                _ => stat_by_get(t, url),
             }
         }
-        401 | 403 | 405 | 501 => stat_by_get(t, &get_url()),
+        401 | 403 | 405 | 501 => stat_by_get(t, url),
         _ => Err(status_error(t, Method::Head, resp)),
     }
 }
@@ -628,9 +623,6 @@ fn status_error(t: &Target<'_>, method: Method, mut resp: Resp) -> FetchError {
     match status.as_u16() {
         404 => FetchError::NotFound { name },
         401 | 403 => {
-            if method == Method::Head {
-                detail.push_str(" (HEAD: no detail)");
-            }
             if let Some(h) = (t.hint)(code) {
                 detail.push_str(" (");
                 detail.push_str(&h);

@@ -30,7 +30,7 @@ use super::aws_config::{S3Config, S3Credentials};
 use super::fetch::{FetchError, ObjectMeta, RangeFetcher};
 use super::http::{self, Method, Target};
 
-/// One S3 object, read with presigned range requests.
+/// One S3 object, read with signed range requests.
 pub struct S3Fetcher {
     agent: Agent,
     /// The object's URL.
@@ -174,7 +174,7 @@ impl RangeFetcher for S3Fetcher {
     }
 
     fn stat(&self) -> Result<ObjectMeta, FetchError> {
-        self.with_target(|t| http::stat(t, &self.url, &|| self.url.clone()))
+        self.with_target(|t| http::stat(t, &self.url))
     }
 
     fn fetch(&self, start: u64, len: u64, pinned: &ObjectMeta) -> Result<Vec<u8>, FetchError> {
@@ -407,5 +407,18 @@ mod tests {
              SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature="
         ));
         assert!(!format!("{h:?}").contains("EXAMPLEKEY"));
+
+        // Temporary credentials: the token is sent and signed.
+        let c = S3Credentials {
+            session_token: Some("TOKEN".to_owned()),
+            ..c
+        };
+        let h = sign_v4(&c, "us-east-1", "HEAD", "h", "/k", UNIX_EPOCH);
+        assert!(h.contains(&("x-amz-security-token", "TOKEN".to_owned())));
+        let auth = &h.iter().find(|(n, _)| *n == "Authorization").unwrap().1;
+        assert!(auth.contains(
+            "/19700101/us-east-1/s3/aws4_request, \
+             SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token, "
+        ));
     }
 }
