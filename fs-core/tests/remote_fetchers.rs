@@ -35,7 +35,8 @@ use fs_core::source::remote::{
     FetchError, HttpFetcher, HttpOptions, ObjectMeta, RangeFetcher, S3Config, S3Fetcher,
 };
 
-/// A server process, killed and reaped when dropped.
+/// A server process, stopped and reaped when dropped (a test that panics
+/// included).
 struct Server {
     child: Child,
     what: &'static str,
@@ -44,6 +45,18 @@ struct Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        // SIGTERM first: nginx's master then stops its workers, which a
+        // SIGKILL of the master would leave running.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
