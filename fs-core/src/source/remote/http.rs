@@ -256,6 +256,12 @@ fn send(
     url: &str,
     extra: &[(&str, String)],
 ) -> Result<Resp, FetchError> {
+    // The name and the range only: never the URL's query nor a header value.
+    let range = extra
+        .iter()
+        .find(|(n, _)| *n == "Range")
+        .map_or("", |(_, v)| v);
+    log::debug!("{}: {} {range}", t.name, method.as_str());
     let mut req = match method {
         Method::Head => t.agent.head(url),
         Method::Get => t.agent.get(url),
