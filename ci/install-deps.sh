@@ -43,6 +43,12 @@ have man || need+=(man-db)
 # ci/deb.sh: cargo-deb's $auto Depends; ci/deb-test.sh: the throwaway root.
 have dpkg-shlibdeps || need+=(dpkg-dev)
 have mmdebstrap || need+=(mmdebstrap)
+# Remote images (fs-core/tests/remote_fetchers.rs, tests/remote.rs): a real
+# HTTP server run by the tests with their own config, a self-signed
+# certificate for it, and python3-venv for moto (below).
+[[ -x /usr/sbin/nginx ]] || have nginx || need+=(nginx-light)
+have openssl || need+=(openssl)
+/usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 
 if ((${#need[@]})); then
   sudo=()
@@ -56,4 +62,15 @@ fi
 if have rustup; then
   rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+fi
+
+# The S3 server of the remote tests (moto, from PyPI) in its own venv: never
+# in the system python's site-packages.
+moto_venv=${ISOMOUNT_MOTO_VENV:-/opt/isomount-moto}
+if [[ ! -x $moto_venv/bin/moto_server ]]; then
+  sudo=()
+  if [[ $(id -u) != 0 && ! -w $(dirname "$moto_venv") ]]; then sudo=(sudo); fi
+  echo "ci/install-deps.sh: moto into $moto_venv"
+  "${sudo[@]}" /usr/bin/python3 -m venv "$moto_venv"
+  "${sudo[@]}" "$moto_venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]==5.2.5'
 fi

@@ -14,3 +14,13 @@
 mod fetch;
 
 pub use fetch::{FetchError, ObjectMeta, RangeFetcher};
+
+mod aws_config;
+mod disk;
+mod http;
+mod s3;
+
+pub use aws_config::{S3Config, S3Credentials};
+pub use disk::{CacheKey, DiskCache, DiskCacheStats};
+pub use http::{HttpFetcher, HttpOptions};
+pub use s3::S3Fetcher;
