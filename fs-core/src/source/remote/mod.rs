@@ -14,3 +14,10 @@
 mod fetch;
 
 pub use fetch::{FetchError, ObjectMeta, RangeFetcher};
+
+mod source;
+
+pub use source::{
+    DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, PIECE_SIZE, RemoteOptions, RemoteSource,
+    RemoteStats,
+};
