@@ -15,6 +15,10 @@ mod fetch;
 
 pub use fetch::{FetchError, ObjectMeta, RangeFetcher};
 
+mod disk;
+
+pub use disk::{CacheKey, DiskCache, DiskCacheStats};
+
 mod source;
 
 pub use source::{
