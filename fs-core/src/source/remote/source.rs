@@ -39,10 +39,9 @@ use std::time::{Duration, Instant};
 use lru::LruCache;
 use parking_lot::{Condvar, Mutex};
 
+use super::disk::{CacheKey, DiskCache};
 use super::fetch::{FetchError, ObjectMeta, RangeFetcher};
 use crate::source::{ReadAt, clip};
-
-pub use disk_hook::{CacheKey, DiskCache};
 
 /// The default chunk size: 1 MiB (see the measurements in
 /// `examples/remote_chunks.rs`).
@@ -994,37 +993,6 @@ impl Inner {
     }
 }
 
-/// Stand-in for the persistent cache (branch `disk`) until it is merged:
-/// the same API, caching nothing.
-mod disk_hook {
-    use super::ObjectMeta;
-
-    /// Names one object version and chunk size in the disk cache.
-    #[derive(Debug, Clone)]
-    pub struct CacheKey(());
-
-    impl CacheKey {
-        /// The key of `name` at version `meta` in chunks of `chunk_size`.
-        pub fn new(_name: &str, _meta: &ObjectMeta, _chunk_size: u32) -> CacheKey {
-            CacheKey(())
-        }
-    }
-
-    /// A persistent chunk cache shared between processes.
-    #[derive(Debug, Default)]
-    pub struct DiskCache(());
-
-    impl DiskCache {
-        /// Chunk `chunk` of `key` if cached with `expected_len` bytes.
-        pub fn get(&self, _key: &CacheKey, _chunk: u64, _expected_len: usize) -> Option<Vec<u8>> {
-            None
-        }
-
-        /// Stores chunk `chunk` of `key`.
-        pub fn put(&self, _key: &CacheKey, _chunk: u64, _data: &[u8]) {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1530,6 +1498,41 @@ mod tests {
                 .is_retryable()
         );
         assert_eq!(flaky.0.load(Ordering::SeqCst), 4);
+    }
+
+    #[test]
+    fn a_second_source_reads_from_the_disk_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let disk = Arc::new(DiskCache::open(dir.path(), 64 << 20).unwrap());
+        let data = patterned(3 * 1024 * K + 5);
+        let f = Arc::new(TestFetcher::new(data.clone()));
+        let o = RemoteOptions {
+            disk: Some(Arc::clone(&disk)),
+            ..opts(256 * K as u32)
+        };
+        let first = open(&f, o.clone());
+        check_random_reads(&first, &data, 11, 100);
+        // A metadata read elsewhere: a piece, on disk too.
+        let mut small = vec![0u8; 2048];
+        first
+            .read_exact_at(3 * 1024 * K as u64 - 4096, &mut small)
+            .unwrap();
+        let mut all = vec![0u8; data.len()];
+        first.read_exact_at(0, &mut all).unwrap();
+        drop(first);
+        std::thread::sleep(Duration::from_millis(100));
+        let before = f.requests();
+
+        let second = open(&f, o);
+        second
+            .read_exact_at(3 * 1024 * K as u64 - 4096, &mut small)
+            .unwrap();
+        let off = 3 * 1024 * K - 4096;
+        assert!(small[..] == data[off..off + 2048]);
+        check_random_reads(&second, &data, 12, 100);
+        assert_eq!(f.requests(), before, "everything came from the disk");
+        assert!(second.stats().disk_hits > 0);
+        assert_eq!(second.stats().bytes_fetched, 0);
     }
 
     #[test]
