@@ -24,3 +24,10 @@ pub use aws_config::{S3Config, S3Credentials};
 pub use disk::{CacheKey, DiskCache, DiskCacheStats};
 pub use http::{HttpFetcher, HttpOptions};
 pub use s3::S3Fetcher;
+
+mod source;
+
+pub use source::{
+    DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, PIECE_SIZE, RemoteOptions, RemoteSource,
+    RemoteStats,
+};
