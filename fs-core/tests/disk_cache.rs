@@ -138,7 +138,9 @@ fn a_second_instance_sees_the_chunks() {
     assert_eq!(second.stats().stored_bytes, 0);
     assert_eq!(
         second.stats().disk_bytes,
-        (0..5).map(|c| HEADER + content(1, c).len() as u64).sum()
+        (0..5)
+            .map(|c| HEADER + content(1, c).len() as u64)
+            .sum::<u64>()
     );
 }
 
