@@ -27,8 +27,8 @@ pub fn open_volume(args: &ImageArgs, image: &Path) -> Result<Volume> {
         // recognised from their content alone.
         (src, None)
     } else {
-        let file = File::open(image)
-            .with_context(|| format!("cannot open image {}", image.display()))?;
+        let file =
+            File::open(image).with_context(|| format!("cannot open image {}", image.display()))?;
         let meta = file
             .metadata()
             .with_context(|| format!("cannot open image {}", image.display()))?;

@@ -11,11 +11,11 @@ mod manual;
 #[cfg(target_os = "linux")]
 mod mount;
 mod mount_opts;
-mod remote;
 #[cfg(windows)]
 mod mount_windows;
 #[cfg(target_os = "linux")]
 mod mounts;
+mod remote;
 #[cfg(test)]
 mod testvol;
 mod winname;

@@ -469,7 +469,8 @@ fn spawn_daemon(
     if let Some(dir) = &args.cache_dir {
         cmd.arg("--cache-dir").arg(absolute(dir)?);
     }
-    cmd.arg("--disk-cache-size").arg(args.disk_cache_size.to_string());
+    cmd.arg("--disk-cache-size")
+        .arg(args.disk_cache_size.to_string());
     if args.no_disk_cache {
         cmd.arg("--no-disk-cache");
     }

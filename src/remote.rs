@@ -52,9 +52,7 @@ impl ImageRef {
             "s3" => {
                 let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
                 if bucket.is_empty() || key.is_empty() {
-                    return Err(anyhow!(
-                        "{s}: an S3 image is s3://BUCKET/KEY (both needed)"
-                    ));
+                    return Err(anyhow!("{s}: an S3 image is s3://BUCKET/KEY (both needed)"));
                 }
                 Ok(ImageRef::S3 {
                     bucket: bucket.to_string(),
@@ -63,9 +61,11 @@ impl ImageRef {
             }
             // A relative path such as `a://b` is unusual enough that a URL
             // was meant.
-            _ if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric()) => Err(
-                anyhow!("{s}: unsupported URL scheme {scheme:?} (isomount reads http, https and s3)"),
-            ),
+            _ if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric()) => {
+                Err(anyhow!(
+                    "{s}: unsupported URL scheme {scheme:?} (isomount reads http, https and s3)"
+                ))
+            }
             _ => Ok(ImageRef::Local(image.to_path_buf())),
         }
     }
@@ -208,8 +208,8 @@ pub fn open_source(image: &ImageRef, args: &ImageArgs) -> Result<RemoteSource> {
         ..RemoteOptions::default()
     };
     if let Some(c) = args.chunk_size {
-        opts.chunk_size = u32::try_from(c)
-            .map_err(|_| anyhow!("--chunk-size {c}: too large (at most 64M)"))?;
+        opts.chunk_size =
+            u32::try_from(c).map_err(|_| anyhow!("--chunk-size {c}: too large (at most 64M)"))?;
     }
     Ok(RemoteSource::open(fetcher, opts)?)
 }
@@ -222,7 +222,10 @@ mod tests {
     fn image_refs() {
         let p = |s: &str| ImageRef::parse(Path::new(s));
         assert_eq!(p("a.iso").unwrap(), ImageRef::Local("a.iso".into()));
-        assert_eq!(p("/x/y:z.iso").unwrap(), ImageRef::Local("/x/y:z.iso".into()));
+        assert_eq!(
+            p("/x/y:z.iso").unwrap(),
+            ImageRef::Local("/x/y:z.iso".into())
+        );
         assert_eq!(
             p("https://h/x.iso").unwrap(),
             ImageRef::Http("https://h/x.iso".into())
@@ -236,7 +239,12 @@ mod tests {
         );
         assert!(p("s3://bucket").is_err());
         assert!(p("s3://bucket/").is_err());
-        assert!(p("ftp://h/x.iso").unwrap_err().to_string().contains("unsupported"));
+        assert!(
+            p("ftp://h/x.iso")
+                .unwrap_err()
+                .to_string()
+                .contains("unsupported")
+        );
     }
 
     #[test]

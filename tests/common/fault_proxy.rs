@@ -107,7 +107,10 @@ impl FaultProxy {
 
     /// Faults dealt so far (everything but `Pass`).
     pub fn faults(&self) -> u64 {
-        self.counts[1..].iter().map(|c| c.load(Ordering::SeqCst)).sum()
+        self.counts[1..]
+            .iter()
+            .map(|c| c.load(Ordering::SeqCst))
+            .sum()
     }
 }
 

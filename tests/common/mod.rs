@@ -5,12 +5,12 @@
 //! difference at once.
 #![allow(dead_code)]
 
+#[cfg(target_os = "linux")]
+pub mod fault_proxy;
 #[cfg(unix)]
 pub mod mount;
 #[cfg(target_os = "linux")]
 pub mod nginx;
-#[cfg(target_os = "linux")]
-pub mod fault_proxy;
 pub mod walk;
 
 use std::collections::BTreeMap;
