@@ -342,8 +342,8 @@ fn a_mounted_url_reads_and_survives_the_object_changing() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(
-        stats > 16 << 20,
-        "bytes_fetched {stats} after reading everything"
+        stats >= 3 << 20,
+        "bytes_fetched {stats} after reading everything but big.bin"
     );
 
     // The object changes under the mount.
