@@ -62,7 +62,7 @@ pub const MAX_CHUNK_SIZE: u32 = 64 << 20;
 pub const PIECE_SIZE: u32 = 64 << 10;
 
 /// How many bytes a stream must have read in sequence before reads switch
-/// from pieces to whole chunks and read-ahead begins.
+/// from pieces to whole chunks (read-ahead begins after a whole chunk).
 const SEQUENTIAL_AFTER: u64 = 256 << 10;
 
 /// The longest backoff between two attempts.
@@ -398,7 +398,11 @@ impl ReadAt for RemoteSource {
         let cs = inner.chunk_shift;
         let chunk_len = 1u64 << cs;
         let run = inner.observe(offset, len);
-        let pieces = cs > inner.piece_shift && run < SEQUENTIAL_AFTER && len < chunk_len / 4;
+        // Pieces for small reads off any run (the Volume's 32 KiB metadata
+        // blocks); FUSE's 128 KiB file reads take whole chunks at once,
+        // which costs fewer round trips than growing from pieces.
+        let pieces =
+            cs > inner.piece_shift && run < SEQUENTIAL_AFTER && len <= u64::from(PIECE_SIZE);
         let last_chunk = (end - 1) >> cs;
         for i in (offset >> cs)..=last_chunk {
             let start = i << cs;
@@ -423,8 +427,11 @@ impl ReadAt for RemoteSource {
                 }
             }
         }
-        if !pieces && run + len >= SEQUENTIAL_AFTER && inner.opts.readahead > 0 {
-            let ahead = u64::from(inner.opts.readahead).min(1 + run / chunk_len);
+        // The window opens once the stream has read a whole chunk in
+        // sequence (a small file read through does not pull the next
+        // chunk) and grows by a chunk per chunk read, up to `readahead`.
+        let ahead = u64::from(inner.opts.readahead).min(run / chunk_len);
+        if !pieces && ahead > 0 {
             inner.read_ahead(last_chunk + 1, ahead);
         }
         Ok(buf.len())
@@ -1300,7 +1307,7 @@ mod tests {
         let max = f.max_in_flight.load(Ordering::SeqCst);
         assert!(max <= 3, "{max} requests in flight");
         assert!(max >= 2, "no read-ahead in flight alongside");
-        // The first reads come as pieces, then chunks: no range twice.
+        // Whole chunks from the first 128 KiB read on: no range twice.
         let requests = f.requests();
         assert!((64..=66).contains(&requests), "{requests} requests");
         assert_eq!(f.bytes.load(Ordering::SeqCst), data.len() as u64);
