@@ -171,10 +171,7 @@ mod bench {
             agent,
             rtt: Duration::from_millis(rtt_ms),
         });
-        println!(
-            "rtt {rtt_ms} ms, sequential {mib} MiB, defaults otherwise ({:?})",
-            RemoteOptions::default()
-        );
+        println!("rtt {rtt_ms} ms, sequential {mib} MiB, read-ahead {readahead} chunks");
         for &kib in &chunks {
             let open = || {
                 let opts = RemoteOptions {

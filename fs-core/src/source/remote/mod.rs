@@ -22,6 +22,6 @@ pub use disk::{CacheKey, DiskCache, DiskCacheStats};
 mod source;
 
 pub use source::{
-    DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, PIECE_SIZE, RemoteOptions, RemoteSource,
-    RemoteStats,
+    DEFAULT_CHUNK_SIZE, DEFAULT_READAHEAD, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, PIECE_SIZE,
+    RemoteOptions, RemoteSource, RemoteStats,
 };
