@@ -454,7 +454,11 @@ impl ReadAt for RemoteSource {
         // The window opens once the stream has read a whole chunk in
         // sequence (a small file read through does not pull the next
         // chunk) and grows by a chunk per chunk read, up to `readahead`.
-        let ahead = u64::from(inner.opts.readahead).min(run / chunk_len);
+        // Never more than half the memory bound ahead, or read-ahead would
+        // evict itself before it is read.
+        let ahead = u64::from(inner.opts.readahead)
+            .min(run / chunk_len)
+            .min(inner.opts.memory_bytes / chunk_len / 2);
         if !pieces && ahead > 0 {
             inner.read_ahead(last_chunk + 1, ahead);
         }
@@ -916,6 +920,13 @@ impl Inner {
                 index: i,
             };
             // Only if nobody has it or is getting it; never wait here.
+            let known = {
+                let map = self.in_flight.lock();
+                map.contains_key(&unit) || self.memory.lock().lru.contains(&unit)
+            };
+            if known {
+                continue;
+            }
             if let Err(claim) = self.lookup(unit) {
                 let (start, len) = self.span(unit);
                 let answer = self.fetch(start, len, Priority::Background);
@@ -1564,6 +1575,27 @@ mod tests {
         assert_eq!(f.requests(), before, "everything came from the disk");
         assert!(second.stats().disk_hits > 0);
         assert_eq!(second.stats().bytes_fetched, 0);
+    }
+
+    #[test]
+    fn dropping_the_source_ends_its_read_ahead_threads() {
+        let data = patterned(8 * 256 * K);
+        let f = Arc::new(TestFetcher::new(data).with_delay(Duration::from_millis(20)));
+        let src = open(&f, opts(256 * K as u32));
+        let mut buf = vec![0u8; 128 * K];
+        for k in 0..6 {
+            src.read_exact_at(k * 128 * K as u64, &mut buf).unwrap();
+        }
+        let inner = Arc::downgrade(&src.inner);
+        drop(src);
+        let t = Instant::now();
+        while inner.upgrade().is_some() {
+            assert!(
+                t.elapsed() < Duration::from_secs(5),
+                "workers still hold the source"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     #[test]
