@@ -428,6 +428,18 @@ impl ReadAt for RemoteSource {
         let pieces =
             cs > inner.piece_shift && run < SEQUENTIAL_AFTER && len <= u64::from(PIECE_SIZE);
         let last_chunk = (end - 1) >> cs;
+        // The window opens once the stream has read a whole chunk in
+        // sequence (a small file read through does not pull the next
+        // chunk) and grows by a chunk per chunk read, up to `readahead`.
+        // Never more than half the memory bound ahead, or read-ahead would
+        // evict itself before it is read.
+        let ahead = u64::from(inner.opts.readahead)
+            .min(run / chunk_len)
+            .min(inner.opts.memory_bytes / chunk_len / 2);
+        if !pieces && ahead > 0 {
+            // Queued first: the workers fetch ahead while this read waits.
+            inner.read_ahead(last_chunk + 1, ahead);
+        }
         for i in (offset >> cs)..=last_chunk {
             let start = i << cs;
             let a = offset.max(start);
@@ -450,17 +462,6 @@ impl ReadAt for RemoteSource {
                     copy_out(&data, a - start, dst)?;
                 }
             }
-        }
-        // The window opens once the stream has read a whole chunk in
-        // sequence (a small file read through does not pull the next
-        // chunk) and grows by a chunk per chunk read, up to `readahead`.
-        // Never more than half the memory bound ahead, or read-ahead would
-        // evict itself before it is read.
-        let ahead = u64::from(inner.opts.readahead)
-            .min(run / chunk_len)
-            .min(inner.opts.memory_bytes / chunk_len / 2);
-        if !pieces && ahead > 0 {
-            inner.read_ahead(last_chunk + 1, ahead);
         }
         Ok(buf.len())
     }
@@ -1145,6 +1146,9 @@ mod tests {
                 }
                 if f.transient > 0 {
                     f.transient -= 1;
+                    drop(f);
+                    // A failing request takes its time too.
+                    std::thread::sleep(self.delay);
                     return Err(self.transient("503 Service Unavailable"));
                 }
                 let mut short = false;
@@ -1297,6 +1301,7 @@ mod tests {
         f.faults.lock().transient = 1000;
         let o = RemoteOptions {
             retries: 1,
+            readahead: 0,
             ..opts(1024 * K as u32)
         };
         let src = Arc::new(open(&f, o));
