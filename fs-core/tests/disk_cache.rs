@@ -479,49 +479,39 @@ fn a_failing_store_does_not_fail() {
     );
 }
 
-#[test]
-fn a_storm_of_threads_on_two_instances_never_sees_wrong_bytes() {
-    let dir = tempfile::tempdir().unwrap();
-    // Room for about a third of the chunks: eviction runs all the time.
-    let max = 60_000;
-    let caches = [
-        Arc::new(DiskCache::open(dir.path(), max).unwrap()),
-        Arc::new(DiskCache::open(dir.path(), max).unwrap()),
-    ];
-    let threads: Vec<_> = (0..8u64)
-        .map(|t| {
-            let cache = Arc::clone(&caches[(t % 2) as usize]);
-            std::thread::spawn(move || {
-                let mut x = t.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-                let mut hits = 0;
-                for _ in 0..600 {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    let n = (x % 4) as u32;
-                    let c = (x >> 8) % 12;
-                    let want = content(n, c);
-                    match cache.get(&key(n), c, want.len()) {
-                        Some(got) => {
-                            assert!(got == want, "object {n} chunk {c}: wrong bytes");
-                            hits += 1;
-                        }
-                        None => cache.put(&key(n), c, &want),
-                    }
-                }
-                hits
-            })
-        })
-        .collect();
-    let hits: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
-    assert!(hits > 0);
-    for cache in &caches {
-        let s = cache.stats();
-        assert_eq!(s.corrupt, 0, "{s:?}");
+/// 600 random gets of object 0..4, chunk 0..12 from `cache`, storing each
+/// miss, checking each hit's bytes; returns the hits.
+fn storm(cache: &DiskCache, seed: u64) -> u64 {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut hits = 0;
+    for _ in 0..600 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let n = (x % 4) as u32;
+        let c = (x >> 8) % 12;
+        let want = content(n, c);
+        match cache.get(&key(n), c, want.len()) {
+            Some(got) => {
+                assert!(got == want, "object {n} chunk {c}: wrong bytes");
+                hits += 1;
+            }
+            None => cache.put(&key(n), c, &want),
+        }
     }
-    // Everything left is intact and within the bound after a rescan.
-    let reopened = DiskCache::open(dir.path(), max).unwrap();
-    assert!(reopened.stats().disk_bytes <= max);
+    assert_eq!(cache.stats().corrupt, 0, "{:?}", cache.stats());
+    hits
+}
+
+/// Room for about a third of the storm's chunks: eviction runs all the
+/// time.
+const STORM_MAX: u64 = 60_000;
+
+/// Everything left after a storm in `dir` is intact and within the bound
+/// after a rescan, and no temp file is left.
+fn check_after_storm(dir: &Path) {
+    let reopened = DiskCache::open(dir, STORM_MAX).unwrap();
+    assert!(reopened.stats().disk_bytes <= STORM_MAX);
     for n in 0..4 {
         for c in 0..12 {
             let want = content(n, c);
@@ -532,10 +522,85 @@ fn a_storm_of_threads_on_two_instances_never_sees_wrong_bytes() {
     }
     assert_eq!(reopened.stats().corrupt, 0);
     assert_eq!(
-        fs::read_dir(dir.path().join("v1/tmp")).unwrap().count(),
+        fs::read_dir(dir.join("v1/tmp")).unwrap().count(),
         0,
         "temp files left behind"
     );
+}
+
+#[test]
+fn a_storm_of_threads_on_two_instances_never_sees_wrong_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let caches = [
+        Arc::new(DiskCache::open(dir.path(), STORM_MAX).unwrap()),
+        Arc::new(DiskCache::open(dir.path(), STORM_MAX).unwrap()),
+    ];
+    let threads: Vec<_> = (0..8u64)
+        .map(|t| {
+            let cache = Arc::clone(&caches[(t % 2) as usize]);
+            std::thread::spawn(move || storm(&cache, t))
+        })
+        .collect();
+    let hits: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    assert!(hits > 0);
+    check_after_storm(dir.path());
+}
+
+/// Set in the children started by `a_storm_of_processes_never_sees_wrong_bytes`.
+const STORM_CHILD_ENV: &str = "ISOMOUNT_TEST_DISK_CACHE_STORM";
+
+/// The child half of `a_storm_of_processes_never_sees_wrong_bytes`; does
+/// nothing in a plain test run.
+#[test]
+fn storm_child() {
+    let Some(arg) = std::env::var_os(STORM_CHILD_ENV) else {
+        return;
+    };
+    let arg = arg.into_string().unwrap();
+    let (seed, dir) = arg.split_once(':').unwrap();
+    let cache = Arc::new(DiskCache::open(Path::new(dir), STORM_MAX).unwrap());
+    let seed: u64 = seed.parse().unwrap();
+    let threads: Vec<_> = (0..2)
+        .map(|t| {
+            let cache = Arc::clone(&cache);
+            std::thread::spawn(move || storm(&cache, seed * 2 + t))
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+#[test]
+fn a_storm_of_processes_never_sees_wrong_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let children: Vec<_> = (100..103)
+        .map(|seed| {
+            Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", "storm_child", "--test-threads=1"])
+                .env(
+                    STORM_CHILD_ENV,
+                    format!("{seed}:{}", dir.path().to_str().unwrap()),
+                )
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let cache = DiskCache::open(dir.path(), STORM_MAX).unwrap();
+    storm(&cache, 7);
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "child failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed"));
+    }
+    check_after_storm(dir.path());
 }
 
 #[cfg(unix)]
