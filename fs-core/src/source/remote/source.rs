@@ -322,6 +322,12 @@ impl RemoteSource {
                 Err(e) => return Err(e),
             }
         };
+        if meta.strong_etag().is_none() && meta.last_modified.is_none() {
+            log::warn!(
+                "{name}: the server sends neither a strong ETag nor Last-Modified, so a \
+                 change of the image under the mount cannot be detected"
+            );
+        }
         let disk_chunks = opts.disk.as_ref().map(|_| CacheKey::new(&name, &meta, c));
         let disk_pieces = opts
             .disk
