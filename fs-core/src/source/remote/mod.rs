@@ -28,6 +28,6 @@ pub use s3::S3Fetcher;
 mod source;
 
 pub use source::{
-    DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, PIECE_SIZE, RemoteOptions, RemoteSource,
-    RemoteStats,
+    DEFAULT_CHUNK_SIZE, DEFAULT_READAHEAD, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, PIECE_SIZE,
+    RemoteOptions, RemoteSource, RemoteStats,
 };
