@@ -257,6 +257,7 @@ fn main() -> ExitCode {
     }
     init_logging(&cli);
     let result = run(&cli, caller);
+    remote::settle();
     if cli.open.stats {
         if let Some(line) = remote::stats_line() {
             eprintln!("isomount: {line}");

@@ -127,6 +127,14 @@ pub fn stats_json() -> Option<serde_json::Value> {
     }))
 }
 
+/// Before this process exits: lets the remote image's requests in flight
+/// finish (5 s at most) so that what they fetched reaches the disk cache.
+pub fn settle() {
+    if let Some(src) = OPENED.get() {
+        src.settle(std::time::Duration::from_secs(5));
+    }
+}
+
 /// One line for `--stats` and logs.
 pub fn stats_line() -> Option<String> {
     let src = OPENED.get()?;
