@@ -459,7 +459,11 @@ impl ReadAt for RemoteSource {
         let ahead = u64::from(inner.opts.readahead)
             .min(run / chunk_len)
             .min(inner.opts.memory_bytes / chunk_len / 2);
-        if !pieces && ahead > 0 {
+        // Small reads (the Volume's metadata blocks) never read ahead: a
+        // long directory is read in sequence, but what follows it on the
+        // disc is usually file data nobody asked for. File reads (FUSE's
+        // 128 KiB, the CLI's 1 MiB) do.
+        if !pieces && ahead > 0 && len > u64::from(PIECE_SIZE) {
             // Queued first: the workers fetch ahead while this read waits.
             inner.read_ahead(last_chunk + 1, ahead);
         }
@@ -1381,6 +1385,30 @@ mod tests {
             assert!(w[0].0 + w[0].1 <= w[1].0, "overlap {w:?}");
         }
         assert!(src.stats().memory_hits > 0);
+    }
+
+    #[test]
+    fn a_long_run_of_metadata_reads_does_not_read_ahead() {
+        // A directory of thousands of entries read in the Volume's 32 KiB
+        // blocks: sequential, but what follows it is not wanted.
+        const CHUNK: usize = 1024 * K;
+        let data = patterned(32 * CHUNK);
+        let f = Arc::new(TestFetcher::new(data.clone()));
+        let src = open(&f, opts(CHUNK as u32));
+        let mut buf = vec![0u8; 32 * K];
+        let scanned = 4 * CHUNK;
+        for off in (0..scanned).step_by(buf.len()) {
+            src.read_exact_at(off as u64, &mut buf).unwrap();
+            assert!(buf[..] == data[off..off + buf.len()]);
+        }
+        src.settle(Duration::from_secs(5));
+        // The first SEQUENTIAL_AFTER bytes come as pieces, the rest in
+        // chunks (chunk 0 again whole): nothing past the scan.
+        let moved = f.bytes.load(Ordering::SeqCst);
+        assert!(
+            moved <= scanned as u64 + SEQUENTIAL_AFTER,
+            "{moved} bytes moved for a {scanned}-byte scan"
+        );
     }
 
     #[test]
