@@ -908,11 +908,7 @@ impl Inner {
                 shift: self.chunk_shift,
                 index: i,
             };
-            let known = {
-                let map = self.in_flight.lock();
-                map.contains_key(&unit) || self.memory.lock().lru.contains(&unit)
-            };
-            if known {
+            if self.held_or_in_flight(unit) {
                 continue;
             }
             let mut p = self.prefetch.lock();
@@ -927,6 +923,13 @@ impl Inner {
         if queued {
             self.prefetch_ready.notify_all();
         }
+    }
+
+    /// True when `unit` is in memory or a request for it is in flight:
+    /// read-ahead leaves it alone.
+    fn held_or_in_flight(&self, unit: Unit) -> bool {
+        let map = self.in_flight.lock();
+        map.contains_key(&unit) || self.memory.lock().lru.contains(&unit)
     }
 
     fn prefetch_worker(self: Arc<Self>) {
@@ -949,11 +952,7 @@ impl Inner {
                 index: i,
             };
             // Only if nobody has it or is getting it; never wait here.
-            let known = {
-                let map = self.in_flight.lock();
-                map.contains_key(&unit) || self.memory.lock().lru.contains(&unit)
-            };
-            if known {
+            if self.held_or_in_flight(unit) {
                 continue;
             }
             if let Err(claim) = self.lookup(unit) {
