@@ -1,5 +1,5 @@
 //! Remote images through the CLI and a FUSE mount, served by a real nginx on
-//! loopback that the tests start (`common::nginx`). Bytes moved are counted
+//! loopback that the tests start (`common::servers`). Bytes moved are counted
 //! from nginx's own access log. Expected contents come from the tree
 //! xorriso was given, or from the same command on the local file.
 //!
@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::nginx::Nginx;
+use common::servers::{Nginx, TOKEN};
 
 /// A tree, its xorriso image, both in a temp dir.
 struct Fixture {
@@ -224,9 +224,8 @@ fn a_listing_moves_little_and_a_second_process_reads_from_the_disk_cache() {
 fn errors_are_prompt_and_name_the_cause() {
     let f = Fixture::new(1, 3);
     let n = Nginx::start();
+    // /private/ and /noranges/ serve the same file.
     publish(&n, &f, "image.iso");
-    fs::copy(&f.image, n.root().join("private/image.iso")).unwrap();
-    fs::copy(&f.image, n.root().join("noranges/image.iso")).unwrap();
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
@@ -266,16 +265,17 @@ fn errors_are_prompt_and_name_the_cause() {
     }
 
     // The token opens the private image; it is never printed.
+    let header = format!("Authorization: Bearer {TOKEN}");
     let o = ok(&[
         "--no-disk-cache",
         "--header",
-        "Authorization: Bearer s3cret",
+        &header,
         "-vv",
         "ls",
         &n.url("private/image.iso"),
     ]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("medium.bin"));
-    assert!(!stderr(&o).contains("s3cret"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains(TOKEN), "{}", stderr(&o));
     // Redirects are followed.
     let o = ok(&["--no-disk-cache", "ls", &n.url("moved/image.iso")]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("medium.bin"));
