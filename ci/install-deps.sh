@@ -43,9 +43,10 @@ have man || need+=(man-db)
 # ci/deb.sh: cargo-deb's $auto Depends; ci/deb-test.sh: the throwaway root.
 have dpkg-shlibdeps || need+=(dpkg-dev)
 have mmdebstrap || need+=(mmdebstrap)
-# Remote images (fs-core/tests/remote_fetchers.rs, tests/remote.rs): a real
-# HTTP server run by the tests with their own config, a self-signed
-# certificate for it, and python3-venv for moto (below).
+# Remote images (fs-core/tests/remote_fetchers.rs, tests/remote.rs, both
+# through fs-core/tests/support/servers.rs): a real HTTP server run by the
+# tests with their own config, a self-signed certificate for it, and
+# python3-venv for moto (below).
 [[ -x /usr/sbin/nginx ]] || have nginx || need+=(nginx-light)
 have openssl || need+=(openssl)
 /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)

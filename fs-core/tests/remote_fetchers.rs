@@ -1,6 +1,7 @@
 //! The HTTP and S3 range fetchers against real servers on loopback, each
-//! started here with its own configuration in a temporary directory and
-//! stopped by pid (also when a test panics):
+//! started by the shared harness (`support/servers.rs`) with its own
+//! configuration in a temporary directory and stopped by pid (also when a
+//! test panics):
 //!
 //! - nginx (`nginx-light`) serving an image xorriso made: sizes and ETags,
 //!   ranges byte for byte against the file, a redirect, a location without
@@ -23,85 +24,20 @@
     clippy::panic
 )]
 
+#[path = "support/servers.rs"]
+mod servers;
+
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::os::unix::fs::PermissionsExt;
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
 use fs_core::source::remote::{
     FetchError, HttpFetcher, HttpOptions, ObjectMeta, RangeFetcher, S3Config, S3Fetcher,
 };
-
-/// A server process, stopped and reaped when dropped (a test that panics
-/// included).
-struct Server {
-    child: Child,
-    what: &'static str,
-    log: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // SIGTERM first: nginx's master then stops its workers, which a
-        // SIGKILL of the master would leave running.
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if !matches!(self.child.try_wait(), Ok(None)) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn start(what: &'static str, cmd: &mut Command, log: PathBuf, port: u16) -> Server {
-        let out = std::fs::File::create(&log).unwrap();
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {what} (run ci/install-deps.sh): {e}"));
-        let mut s = Server { child, what, log };
-        s.wait_for(port);
-        s
-    }
-
-    fn wait_for(&mut self, port: u16) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "{} exited ({status}): {}",
-                    self.what,
-                    std::fs::read_to_string(&self.log).unwrap_or_default()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("{} does not listen on port {port}", self.what);
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use servers::{Moto, Nginx, S3Object, TOKEN, free_port};
 
 /// Bytes no two offsets of which are likely to match by chance.
 fn noise(len: usize, seed: u64) -> Vec<u8> {
@@ -166,44 +102,6 @@ fn check_ranges(f: &dyn RangeFetcher, meta: &ObjectMeta, file: &[u8]) {
     assert!(f.fetch(size, 10, meta).unwrap().is_empty());
 }
 
-fn nginx_conf(root: &Path, port: u16, tls_port: u16) -> String {
-    let r = root.display();
-    format!(
-        r#"worker_processes 1;
-pid {r}/nginx.pid;
-error_log {r}/error.log;
-events {{ worker_connections 64; }}
-http {{
-    access_log {r}/access.log;
-    client_body_temp_path {r}/tmp/body;
-    proxy_temp_path {r}/tmp/proxy;
-    fastcgi_temp_path {r}/tmp/fastcgi;
-    uwsgi_temp_path {r}/tmp/uwsgi;
-    scgi_temp_path {r}/tmp/scgi;
-    default_type application/octet-stream;
-    server {{
-        listen 127.0.0.1:{port};
-        root {r}/www;
-        etag on;
-        location /files/ {{ }}
-        location = /redirect/image.iso {{ return 302 /files/image.iso; }}
-        location /noranges/ {{ max_ranges 0; alias {r}/www/files/; }}
-        location /private/ {{
-            if ($http_authorization != "Bearer s3cr3t-token-123") {{ return 403; }}
-            alias {r}/www/files/;
-        }}
-    }}
-    server {{
-        listen 127.0.0.1:{tls_port} ssl;
-        ssl_certificate {r}/cert.pem;
-        ssl_certificate_key {r}/key.pem;
-        root {r}/www;
-    }}
-}}
-"#
-    )
-}
-
 fn http(url: &str) -> HttpFetcher {
     HttpFetcher::new(url, &HttpOptions::default()).unwrap()
 }
@@ -211,57 +109,20 @@ fn http(url: &str) -> HttpFetcher {
 #[test]
 fn nginx_http() {
     let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path();
-    // nginx's workers run as nobody: the tree must be readable to them.
-    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::create_dir_all(root.join("www/files")).unwrap();
-    std::fs::create_dir_all(root.join("tmp")).unwrap();
-    let iso = make_image(root, "image.iso", 1);
+    // TLS with a self-signed certificate, which no system trusts.
+    let nginx = Nginx::builder().tls().start();
+    let root = nginx.root();
+    std::fs::create_dir_all(root.join("files")).unwrap();
+    let iso = make_image(tmp.path(), "image.iso", 1);
     let file = std::fs::read(&iso).unwrap();
-    std::fs::copy(&iso, root.join("www/files/image.iso")).unwrap();
-    std::fs::copy(&iso, root.join("www/files/changing.iso")).unwrap();
-    // A self-signed certificate, which no system trusts.
-    let out = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-        ])
-        .args([
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ])
-        .arg("-keyout")
-        .arg(root.join("key.pem"))
-        .arg("-out")
-        .arg(root.join("cert.pem"))
-        .output()
-        .expect("openssl (run ci/install-deps.sh)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let port = free_port();
-    let tls_port = free_port();
-    std::fs::write(root.join("nginx.conf"), nginx_conf(root, port, tls_port)).unwrap();
-    let mut nginx = Server::start(
-        "nginx",
-        Command::new("/usr/sbin/nginx")
-            .arg("-p")
-            .arg(root)
-            .arg("-c")
-            .arg(root.join("nginx.conf"))
-            .args(["-g", "daemon off;"]),
-        root.join("nginx.out"),
-        port,
-    );
-    nginx.wait_for(tls_port);
-    let base = format!("http://127.0.0.1:{port}");
+    std::fs::copy(&iso, root.join("files/image.iso")).unwrap();
+    std::fs::copy(&iso, root.join("files/changing.iso")).unwrap();
+    let base = nginx.base();
+    let port = nginx.port;
 
     // TLS works (the platform verifier is set up) and refuses a certificate
     // no trusted root signed, for good.
-    let t = http(&format!("https://127.0.0.1:{tls_port}/files/image.iso"));
+    let t = http(&nginx.tls_url("files/image.iso"));
     match t.stat() {
         Err(e @ FetchError::Fatal { .. }) => {
             assert!(e.to_string().contains("TLS"), "{e}");
@@ -274,7 +135,7 @@ fn nginx_http() {
     let f = http(&format!("{base}/files/image.iso"));
     assert_eq!(f.name(), format!("{base}/files/image.iso"));
     let meta = f.stat().unwrap();
-    let md = std::fs::metadata(root.join("www/files/image.iso")).unwrap();
+    let md = std::fs::metadata(root.join("files/image.iso")).unwrap();
     let mtime = md
         .modified()
         .unwrap()
@@ -297,7 +158,7 @@ fn nginx_http() {
     assert_eq!(g.name(), format!("{base}/files/image.iso"));
 
     // A redirect is followed, for the HEAD and for conditional ranges.
-    let r = http(&format!("{base}/redirect/image.iso"));
+    let r = http(&format!("{base}/moved/files/image.iso"));
     let rmeta = r.stat().unwrap();
     assert_eq!(rmeta, meta);
     check_ranges(&r, &rmeta, &file);
@@ -313,7 +174,7 @@ fn nginx_http() {
     }
 
     // No range support: found at stat time, and a 200 to a range is too.
-    let n = http(&format!("{base}/noranges/image.iso"));
+    let n = http(&format!("{base}/noranges/files/image.iso"));
     assert!(
         matches!(n.stat(), Err(FetchError::NoRanges { .. })),
         "{:?}",
@@ -326,7 +187,7 @@ fn nginx_http() {
 
     // A bearer token: refused without it or with a wrong one (never shown),
     // read with it.
-    let p_url = format!("{base}/private/image.iso");
+    let p_url = format!("{base}/private/files/image.iso");
     match http(&p_url).stat() {
         Err(e @ FetchError::Denied { .. }) => assert!(e.to_string().contains("403"), "{e}"),
         other => panic!("{other:?}"),
@@ -342,7 +203,7 @@ fn nginx_http() {
     assert!(matches!(e, FetchError::Denied { .. }), "{e:?}");
     assert!(!format!("{e} {e:?}").contains("wrong-secret-456"));
     assert!(!format!("{:?}", with("wrong-secret-456")).contains("wrong-secret-456"));
-    let p = HttpFetcher::new(&p_url, &with("s3cr3t-token-123")).unwrap();
+    let p = HttpFetcher::new(&p_url, &with(TOKEN)).unwrap();
     let pmeta = p.stat().unwrap();
     assert_eq!(pmeta, meta);
     check_ranges(&p, &pmeta, &file);
@@ -361,7 +222,7 @@ fn nginx_http() {
     let c = http(&format!("{base}/files/changing.iso"));
     let cmeta = c.stat().unwrap();
     assert_eq!(c.fetch(4096, 100, &cmeta).unwrap(), file[4096..4196]);
-    let path = root.join("www/files/changing.iso");
+    let path = root.join("files/changing.iso");
     std::fs::write(&path, noise(file.len(), 99)).unwrap();
     let later = SystemTime::now() + Duration::from_secs(100);
     std::fs::File::options()
@@ -421,75 +282,6 @@ fn unresolvable_host_is_fatal_and_prompt() {
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
 }
 
-const MOTO_SETUP: &str = r#"
-import json, sys
-import boto3
-from botocore.config import Config
-endpoint, image, other = sys.argv[1:4]
-kw = dict(endpoint_url=endpoint, region_name="us-east-1",
-          aws_access_key_id="admin", aws_secret_access_key="admin-secret",
-          config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}))
-s3 = boto3.client("s3", **kw)
-iam = boto3.client("iam", **kw)
-data = open(image, "rb").read()
-# 8 requests, the INITIAL_NO_AUTH_ACTION_COUNT the test gives moto: every
-# request after these is authenticated and authorised.
-s3.create_bucket(Bucket="bkt")
-s3.put_object(Bucket="bkt", Key="dir/image.iso", Body=data)
-s3.put_object(Bucket="bkt", Key="public/image.iso", Body=data, ACL="public-read")
-s3.create_bucket(Bucket="other")
-s3.put_object(Bucket="other", Key="image.iso", Body=open(other, "rb").read())
-iam.create_user(UserName="reader")
-iam.put_user_policy(UserName="reader", PolicyName="get-only", PolicyDocument=json.dumps({
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
-                   "Resource": "arn:aws:s3:::bkt/*"}]}))
-key = iam.create_access_key(UserName="reader")["AccessKey"]
-print(key["AccessKeyId"])
-print(key["SecretAccessKey"])
-"#;
-
-/// A moto S3 server set up by [`MOTO_SETUP`]; with `enforce`, IAM is
-/// enforced after the setup. Returns the server, its URL and the reader's
-/// key id and secret.
-fn moto(dir: &Path, enforce: bool, image: &Path, other: &Path) -> (Server, String, String, String) {
-    let venv = std::env::var_os("ISOMOUNT_MOTO_VENV")
-        .map_or_else(|| PathBuf::from("/opt/isomount-moto"), PathBuf::from);
-    let port = free_port();
-    let mut cmd = Command::new(venv.join("bin/moto_server"));
-    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
-    if enforce {
-        cmd.env("INITIAL_NO_AUTH_ACTION_COUNT", "8");
-    }
-    let tag = if enforce { "moto-iam" } else { "moto-open" };
-    let server = Server::start(
-        "moto_server",
-        &mut cmd,
-        dir.join(format!("{tag}.log")),
-        port,
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    let script = dir.join("setup.py");
-    std::fs::write(&script, MOTO_SETUP).unwrap();
-    let out = Command::new(venv.join("bin/python"))
-        .arg(&script)
-        .arg(&url)
-        .arg(image)
-        .arg(other)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = String::from_utf8(out.stdout).unwrap();
-    let mut lines = out.lines();
-    let id = lines.next().unwrap().to_owned();
-    let secret = lines.next().unwrap().to_owned();
-    (server, url, id, secret)
-}
-
 /// A variable lookup over `pairs` only (HOME points nowhere, so no real
 /// ~/.aws file is read).
 fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
@@ -526,7 +318,32 @@ fn moto_s3() {
     let iso = make_image(dir, "image.iso", 7);
     let other = make_image(dir, "other.iso", 8);
     let file = std::fs::read(&iso).unwrap();
-    let (_iam, url, id, secret) = moto(dir, true, &iso, &other);
+    // "bkt" (the reader's) holds a private and a public copy, "other" an
+    // image the reader may not read.
+    assert_eq!(Moto::READABLE, "bkt");
+    let objects = [
+        S3Object {
+            bucket: "bkt",
+            key: "dir/image.iso",
+            file: &iso,
+            public: false,
+        },
+        S3Object {
+            bucket: "bkt",
+            key: "public/image.iso",
+            file: &iso,
+            public: true,
+        },
+        S3Object {
+            bucket: "other",
+            key: "image.iso",
+            file: &other,
+            public: false,
+        },
+    ];
+    let iam = Moto::start(true, &objects);
+    let url = iam.endpoint.clone();
+    let (id, secret) = (iam.reader.id.clone(), iam.reader.secret.clone());
 
     // The GetObject-only user, keys in the environment, path-style endpoint.
     let env = [
@@ -637,7 +454,8 @@ fn moto_s3() {
 
     // moto answers anonymous requests for public objects with a 500 while
     // IAM is enforced, so those go to a second server that does not.
-    let (_open, open_url, _, _) = moto(dir, false, &iso, &other);
+    let open = Moto::start(false, &objects);
+    let open_url = open.endpoint.clone();
     let anon = [("AWS_ENDPOINT_URL", open_url.as_str())];
     let a = s3("bkt", "public/image.iso", &anon, true);
     let ameta = a.stat().unwrap();

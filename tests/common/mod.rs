@@ -9,8 +9,10 @@
 pub mod fault_proxy;
 #[cfg(unix)]
 pub mod mount;
+// The servers harness is shared with fs-core's fetcher tests.
 #[cfg(target_os = "linux")]
-pub mod nginx;
+#[path = "../../fs-core/tests/support/servers.rs"]
+pub mod servers;
 pub mod walk;
 
 use std::collections::BTreeMap;
