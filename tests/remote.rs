@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use common::data::{files_under, noise};
 use common::servers::{Moto, Nginx, S3Object, TOKEN};
 
 /// A tree, its xorriso image, both in a temp dir.
@@ -26,19 +27,6 @@ struct Fixture {
     tree: PathBuf,
     image: PathBuf,
     cache: PathBuf,
-}
-
-/// Deterministic bytes that differ per file and per position.
-fn pattern(seed: u32, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
 }
 
 impl Fixture {
@@ -54,13 +42,21 @@ impl Fixture {
                 let n = d * 30 + f;
                 fs::write(
                     sub.join(format!("file{f:02}.txt")),
-                    pattern(seed + n, 100 + (n as usize * 37) % 5000),
+                    noise(100 + (n as usize * 37) % 5000, u64::from(seed + n)),
                 )
                 .unwrap();
             }
         }
-        fs::write(tree.join("medium.bin"), pattern(seed + 1000, 3 << 20)).unwrap();
-        fs::write(tree.join("big.bin"), pattern(seed + 2000, big_mib << 20)).unwrap();
+        fs::write(
+            tree.join("medium.bin"),
+            noise(3 << 20, u64::from(seed + 1000)),
+        )
+        .unwrap();
+        fs::write(
+            tree.join("big.bin"),
+            noise(big_mib << 20, u64::from(seed + 2000)),
+        )
+        .unwrap();
         let image = dir.path().join("image.iso");
         let out = Command::new("xorriso")
             .args(["-as", "mkisofs", "-quiet", "-R", "-J", "-V", "REMOTE", "-o"])
@@ -279,6 +275,14 @@ fn errors_are_prompt_and_name_the_cause() {
     ]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("medium.bin"));
     assert!(!stderr(&o).contains(TOKEN), "{}", stderr(&o));
+    // The same from the environment, off the command line.
+    let o = Command::new(env!("CARGO_BIN_EXE_isomount"))
+        .args(["--no-disk-cache", "ls", &n.url("private/image.iso")])
+        .env("ISOMOUNT_HTTP_HEADERS", format!("X-Unused: 1\n{header}\n"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("medium.bin"));
     // Redirects are followed.
     let o = ok(&["--no-disk-cache", "ls", &n.url("moved/image.iso")]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("medium.bin"));
@@ -312,7 +316,7 @@ fn a_mounted_url_reads_and_survives_the_object_changing() {
 
     // Everything but big.bin, which stays unread (and so uncached) for the
     // change below.
-    for entry in walk(&f.tree) {
+    for entry in files_under(&f.tree) {
         let rel = entry.strip_prefix(&f.tree).unwrap();
         if rel != Path::new("big.bin") {
             assert!(
@@ -396,20 +400,6 @@ fn a_mounted_url_reads_and_survives_the_object_changing() {
         fs::metadata(mnt.join("dir00")).unwrap().is_dir(),
         "the mount lives on"
     );
-}
-
-/// Every regular file under `dir`.
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 struct Unmount(PathBuf);
@@ -604,11 +594,11 @@ fn an_s3_mount_with_get_object_only_keys_is_the_tree() {
         String::from_utf8_lossy(&diff.stderr)
     );
     // diff -r compares what both sides have; also nothing is missing.
-    let mut want: Vec<PathBuf> = walk(&f.tree)
+    let mut want: Vec<PathBuf> = files_under(&f.tree)
         .iter()
         .map(|p| p.strip_prefix(&f.tree).unwrap().to_path_buf())
         .collect();
-    let mut got: Vec<PathBuf> = walk(&mnt)
+    let mut got: Vec<PathBuf> = files_under(&mnt)
         .iter()
         .map(|p| p.strip_prefix(&mnt).unwrap().to_path_buf())
         .collect();

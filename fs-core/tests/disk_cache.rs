@@ -13,6 +13,9 @@
 )]
 
 use std::ffi::OsString;
+#[path = "support/data.rs"]
+mod data;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -45,15 +48,7 @@ fn key(n: u32) -> CacheKey {
 /// length that depends on both (at most `CHUNK`).
 fn content(n: u32, chunk: u64) -> Vec<u8> {
     let len = 1000 + ((u64::from(n) * 7919 + chunk * 104_729) % 3000) as usize;
-    let mut x = u64::from(n) << 32 ^ chunk ^ 0x9e37_79b9_7f4a_7c15;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    data::noise(len, u64::from(n) << 32 ^ chunk)
 }
 
 fn set_mtime(path: &Path, ago: Duration) {
@@ -366,7 +361,7 @@ fn the_bound_holds_under_many_stores() {
         cache.put(&key(1), c, &content(1, c));
         assert!(cache.stats().disk_bytes <= max, "after chunk {c}");
     }
-    let on_disk: u64 = walk(&dir.path().join("v1"))
+    let on_disk: u64 = data::files_under(&dir.path().join("v1"))
         .iter()
         .filter(|p| p.extension().is_some_and(|e| e == "chunk"))
         .map(|p| fs::metadata(p).unwrap().len())
@@ -386,19 +381,6 @@ fn cache_path(dir: &Path, k: &CacheKey, chunk: u64) -> PathBuf {
         .join(&k.hex()[..2])
         .join(k.hex())
         .join(format!("{chunk}.chunk"))
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[test]

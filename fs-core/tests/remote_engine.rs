@@ -11,6 +11,9 @@
     clippy::panic
 )]
 
+#[path = "support/data.rs"]
+mod data;
+
 use std::fs;
 use std::path::Path;
 use std::process::Command;
@@ -78,31 +81,23 @@ impl RangeFetcher for VecFetcher {
     }
 }
 
-fn patterned(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 fn build_tree(root: &Path) {
     fs::create_dir_all(root.join("docs/deep/er/still")).unwrap();
     fs::create_dir_all(root.join("many")).unwrap();
     fs::create_dir_all(root.join("empty")).unwrap();
-    fs::write(root.join("big.bin"), patterned(5 * 1024 * 1024 + 321, 1)).unwrap();
-    fs::write(root.join("docs/medium.bin"), patterned(3 * 1024 * 1024, 2)).unwrap();
+    fs::write(root.join("big.bin"), data::noise(5 * 1024 * 1024 + 321, 1)).unwrap();
+    fs::write(
+        root.join("docs/medium.bin"),
+        data::noise(3 * 1024 * 1024, 2),
+    )
+    .unwrap();
     fs::write(root.join("docs/deep/er/still/leaf.txt"), b"leaf\n").unwrap();
     fs::write(root.join("zero"), b"").unwrap();
     for i in 0..300 {
         let len = (i * 997) % 40_000;
         fs::write(
             root.join(format!("many/file-{i:03}.dat")),
-            patterned(len, i as u64 + 7),
+            data::noise(len, i as u64 + 7),
         )
         .unwrap();
     }

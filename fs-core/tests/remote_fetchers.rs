@@ -24,8 +24,12 @@
     clippy::panic
 )]
 
+#[path = "support/data.rs"]
+mod data;
 #[path = "support/servers.rs"]
 mod servers;
+
+use data::noise;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -38,19 +42,6 @@ use fs_core::source::remote::{
     FetchError, HttpFetcher, HttpOptions, ObjectMeta, RangeFetcher, S3Config, S3Fetcher,
 };
 use servers::{Moto, Nginx, S3Object, TOKEN, free_port};
-
-/// Bytes no two offsets of which are likely to match by chance.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
 
 /// An image xorriso makes from a small tree, about 700 KiB.
 fn make_image(dir: &Path, name: &str, seed: u64) -> PathBuf {

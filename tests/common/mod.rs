@@ -11,6 +11,8 @@ pub mod fault_proxy;
 pub mod mount;
 // The servers harness is shared with fs-core's fetcher tests.
 #[cfg(target_os = "linux")]
+#[path = "../../fs-core/tests/support/data.rs"]
+pub mod data;
 #[path = "../../fs-core/tests/support/servers.rs"]
 pub mod servers;
 pub mod walk;
