@@ -147,18 +147,7 @@ fn run(cli: &Cli, caller: Caller) -> Result<bool> {
             mountpoint,
             foreground: _,
             options,
-        } => {
-            // -o on Windows: the image options only (the mount is read-only).
-            let mut cli = cli.clone();
-            let rest = mount_opts::split(options, &mut cli.open, caller)?;
-            if rest.split(',').any(|o| !o.is_empty() && o != "ro") {
-                return Err(anyhow::anyhow!(
-                    "-o {rest}: on Windows only view=, session=, cache_size=, no_boot_dir \
-                     and ro are taken (the mount is always read-only)"
-                ));
-            }
-            mount_windows::run(&cli, image, mountpoint.as_deref(), &[]).map(|()| true)
-        }
+        } => mount_windows::run(cli, image, mountpoint.as_deref(), options, caller).map(|()| true),
         #[cfg(windows)]
         Command::Umount { mountpoint, all } => {
             mount_windows::umount(mountpoint.as_deref(), *all).map(|()| true)

@@ -21,18 +21,30 @@ use anyhow::{Context, Result, anyhow};
 use winfsp_backend::MountTarget;
 
 use crate::cli::Cli;
+use crate::mount_opts::{self, Caller};
 
 /// Dispatcher threads serving the mount.
 const THREADS: u32 = 4;
 
-/// Runs `mount`.
-pub fn run(cli: &Cli, image: &Path, mountpoint: Option<&Path>, lists: &[String]) -> Result<()> {
-    if !lists.is_empty() {
+/// Runs `mount`. Of `-o`, the image options (`view=`, `session=`,
+/// `cache_size=`, `no_boot_dir`) are taken, and `ro`; anything else would
+/// change the mount itself, which WinFsp makes read-only always.
+pub fn run(
+    cli: &Cli,
+    image: &Path,
+    mountpoint: Option<&Path>,
+    lists: &[String],
+    caller: Caller,
+) -> Result<()> {
+    let mut cli = cli.clone();
+    let rest = mount_opts::split(lists, &mut cli.open, caller)?;
+    if rest.split(',').any(|o| !o.is_empty() && o != "ro") {
         return Err(anyhow!(
-            "-o: mount options are not supported on Windows (the mount is always read-only; \
-             the image options --view, --session, --cache-size and --no-boot-dir work)"
+            "-o {rest}: on Windows only view=, session=, cache_size=, no_boot_dir \
+             and ro are taken (the mount is always read-only)"
         ));
     }
+    let cli = &cli;
     let target = match mountpoint {
         None => MountTarget::NextFreeDrive,
         Some(m) => MountTarget::parse(&m.to_string_lossy()).map_err(|e| anyhow!(e))?,

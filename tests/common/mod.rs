@@ -13,6 +13,7 @@ pub mod mount;
 #[cfg(target_os = "linux")]
 #[path = "../../fs-core/tests/support/data.rs"]
 pub mod data;
+#[cfg(target_os = "linux")]
 #[path = "../../fs-core/tests/support/servers.rs"]
 pub mod servers;
 pub mod walk;
