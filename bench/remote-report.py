@@ -32,7 +32,9 @@ def fmt_bytes(b):
         return f"{b / MIB:,.0f} MiB"
     if b >= MIB:
         return f"{b / MIB:.2f} MiB"
-    return f"{b / 1024:,.0f} KiB"
+    if b >= 1024:
+        return f"{b / 1024:,.0f} KiB"
+    return f"{b} B"
 
 
 def main():
@@ -57,6 +59,8 @@ def main():
         r["p"] = int(r["payload"])
         r["ok"] = r["status"] == "ok"
         r["mbs"] = r["p"] / r["t"] / 1e6 if r["p"] and r["ok"] and r["t"] > 0 else None
+        # A read cut by the timeout: the rate it had reached (bytes served / time).
+        r["partial"] = r["b"] / r["t"] / 1e6 if r["p"] and r["status"] == "timeout" else None
 
     def find(tool, measure, d):
         for r in rows:
@@ -71,12 +75,15 @@ def main():
         curl = find("curl", "whole image", d)
         dl = find("curl+isomount", "download, then ls -R the file", d)
         vs = ""
-        if r["mbs"] and curl and curl["mbs"] and r is not curl:
+        from_cache = r["p"] and r["b"] < r["p"] / 10
+        if r["mbs"] and curl and curl["mbs"] and r is not curl and not from_cache:
             vs = f"{r['mbs'] / curl['mbs']:.2f}× MB/s"
         elif not r["p"] and dl and dl["ok"] and r["ok"] and r is not dl:
             vs = f"{r['t'] / dl['t']:.3f}× time"
         t = f"{r['t']:.2f} s" if r["ok"] else f"{r['status']} ({r['t']:.0f} s)"
         mbs = f"{r['mbs']:.0f}" if r["mbs"] else ""
+        if r["partial"] is not None:
+            mbs = f"≤ {r['partial']:.1f} (cut)"
         runs = f" (median of {r['runs']})" if int(r["runs"]) > 1 else ""
         lines.append(f"| {r['tool']} | {r['measure']}{runs} | {d} ms | {t} | {fmt_bytes(r['b'])} "
                      f"| {r['n']} | {mbs} | {vs} |")
