@@ -207,7 +207,7 @@ printf 'tool\tmeasure\tdelay_ms\ttime_s\tbytes\trequests\tpayload\truns\tstatus\
 now() { date +%s.%N; }
 mark() { wc -l < "$work/access.log"; }
 moved_since() { # -> "bytes requests"
-  tail -n +"$(($1 + 1))" "$work/access.log" | awk '{b += $4; n++} END {print b + 0, n + 0}'
+  tail -n +"$(($1 + 1))" "$work/access.log" | awk '{b += $4; n++} END {printf "%.0f %.0f\n", b, n}' # mawk's print and %d lose digits past 2^31
 }
 median() { sort -g | awk '{a[NR] = $0} END {print a[int((NR + 1) / 2)]}'; }
 
