@@ -139,7 +139,7 @@ boot_size=$(stat -c %s "$work/tree/sources/boot.wim")
 entries=$(find "$work/tree" | wc -l)
 seven_l=$(7z l -tudf "$iso" 2>&1)
 grep -q "install.wim" <<<"$seven_l" || { echo "7z l -tudf does not list install.wim" >&2; exit 1; }
-grep -E "[[:space:]]$wim_size[[:space:]].*install\.wim" <<<"$seven_l" >/dev/null \
+grep -E "[[:space:]]${wim_size}[[:space:]].*install\.wim" <<<"$seven_l" >/dev/null \
   || { echo "7z l -tudf: install.wim is not $wim_size bytes" >&2; exit 1; }
 log "image: $iso_size bytes, $entries entries in the tree; 7z lists install.wim at $wim_size bytes"
 
