@@ -933,10 +933,18 @@ impl Inner {
     }
 
     fn prefetch_worker(self: Arc<Self>) {
+        // Consecutive chunks queued together go out as one request of up to
+        // half the read-ahead window: per-request overhead, not bandwidth,
+        // bounded sequential reads at 1 MiB per request (bench/REMOTE.md:
+        // 0.34x curl with 1 MiB requests, 0.58x with 8 MiB chunks), while
+        // two such requests still overlap.
+        let batch = usize::try_from(self.opts.readahead / 2)
+            .unwrap_or(1)
+            .clamp(1, 16);
         loop {
-            let i = {
+            let indices = {
                 let mut p = self.prefetch.lock();
-                loop {
+                let first = loop {
                     if p.shutdown {
                         return;
                     }
@@ -945,23 +953,69 @@ impl Inner {
                         break i;
                     }
                     self.prefetch_ready.wait(&mut p);
+                };
+                let mut indices = vec![first];
+                while indices.len() < batch {
+                    let next = first + indices.len() as u64;
+                    if p.queue.front() != Some(&next) {
+                        break;
+                    }
+                    p.queue.pop_front();
+                    p.queued.remove(&next);
+                    indices.push(next);
                 }
+                indices
             };
-            let unit = Unit {
-                shift: self.chunk_shift,
-                index: i,
-            };
-            // Only if nobody has it or is getting it; never wait here.
-            if self.held_or_in_flight(unit) {
-                continue;
+            // Claim a run of consecutive chunks nobody has or is getting;
+            // never wait here. A chunk that is taken ends the run (the rest
+            // of the batch is left to the foreground or the next window).
+            let mut claims: Vec<Claim<'_>> = Vec::new();
+            for i in indices {
+                let unit = Unit {
+                    shift: self.chunk_shift,
+                    index: i,
+                };
+                if self.held_or_in_flight(unit) {
+                    if claims.is_empty() {
+                        continue;
+                    }
+                    break;
+                }
+                match self.lookup(unit) {
+                    Err(claim) => claims.push(claim),
+                    Ok(_) if claims.is_empty() => {}
+                    Ok(_) => break,
+                }
             }
-            if let Err(claim) = self.lookup(unit) {
-                let (start, len) = self.span(unit);
-                let answer = self.fetch(start, len, Priority::Background);
-                if let Err(e) = &answer {
-                    log::debug!("read-ahead of chunk {i}: {e}");
+            let (Some(first), Some(last)) = (claims.first(), claims.last()) else {
+                continue;
+            };
+            let start = self.span(first.unit).0;
+            let (last_start, last_len) = self.span(last.unit);
+            let answer = self.fetch(start, last_start + last_len - start, Priority::Background);
+            match answer {
+                Ok(bytes) => {
+                    for c in claims {
+                        let (s, l) = self.span(c.unit);
+                        let part = usize::try_from(s - start)
+                            .ok()
+                            .zip(usize::try_from(l).ok())
+                            .and_then(|(a, l)| bytes.get(a..a + l));
+                        let answer = part
+                            .map(Arc::<[u8]>::from)
+                            .ok_or_else(|| FetchError::Fatal {
+                                name: self.name().to_string(),
+                                detail: "a chunk outside the answer".into(),
+                            });
+                        c.complete(answer);
+                    }
                 }
-                claim.complete(answer.map(Arc::<[u8]>::from));
+                Err(e) => {
+                    log::debug!("read-ahead from byte {start}: {e}");
+                    for c in claims {
+                        c.complete(Err(e.clone()));
+                    }
+                }
             }
         }
     }
@@ -1374,9 +1428,11 @@ mod tests {
         let max = f.max_in_flight.load(Ordering::SeqCst);
         assert!(max <= 3, "{max} requests in flight");
         assert!(max >= 2, "no read-ahead in flight alongside");
-        // Whole chunks from the first 128 KiB read on: no range twice.
+        // Whole chunks from the first 128 KiB read on, read-ahead in
+        // batches of up to readahead / 2 = 3 consecutive chunks per request:
+        // fewer requests than chunks, and no range twice.
         let requests = f.requests();
-        assert!((64..=66).contains(&requests), "{requests} requests");
+        assert!((64 / 3..64).contains(&requests), "{requests} requests");
         assert_eq!(f.bytes.load(Ordering::SeqCst), data.len() as u64);
         let mut ranges = f.ranges.lock().clone();
         ranges.sort_unstable();
