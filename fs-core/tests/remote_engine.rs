@@ -181,6 +181,8 @@ fn a_remote_image_walks_and_reads_as_the_file() {
     let (vol, src) = open_remote(&f, RemoteOptions::default());
     assert_eq!(vol.info().views, local.info().views);
     assert_eq!(walk(&vol, true), want);
+    // Read-ahead may still be on its way: let it land before counting.
+    src.settle(std::time::Duration::from_secs(10));
     let s: RemoteStats = src.stats();
     assert_eq!(s.requests, f.requests.load(Ordering::SeqCst));
     assert_eq!((s.retries, s.failures), (0, 0), "{s:?}");

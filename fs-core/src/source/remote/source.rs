@@ -528,6 +528,9 @@ fn backoff(opts: &RemoteOptions, attempt: u32, jitter: &RandomState, n: u64) -> 
     full.mul_f64(0.5 + r as f64 / 2048.0)
 }
 
+/// One unit's bytes out of a multi-unit answer: (unit index, data).
+type Part = (u64, Arc<[u8]>);
+
 /// What a lookup found for one unit.
 enum Found {
     Ready(Arc<[u8]>),
@@ -791,38 +794,9 @@ impl Inner {
                 }
                 continue;
             }
-            let first_piece = run.first().map_or(0, |c| c.unit.index);
-            let start = first_piece << ps;
-            let stop = run.last().map_or(start, |c| {
-                let (s, l) = self.span(c.unit);
-                s + l
-            });
-            match self.fetch(start, stop - start, Priority::Foreground) {
-                Ok(bytes) => {
-                    for c in run {
-                        let (s, l) = self.span(c.unit);
-                        let part = usize::try_from(s - start)
-                            .ok()
-                            .zip(usize::try_from(l).ok())
-                            .and_then(|(a, l)| bytes.get(a..a + l));
-                        let answer = part
-                            .map(Arc::<[u8]>::from)
-                            .ok_or_else(|| FetchError::Fatal {
-                                name: self.name().to_string(),
-                                detail: "a piece outside the answer".into(),
-                            });
-                        if let Ok(data) = &answer {
-                            got.push((c.unit.index, Found::Ready(Arc::clone(data))));
-                        }
-                        c.complete(answer);
-                    }
-                }
-                Err(e) => {
-                    for c in run {
-                        c.complete(Err(e.clone()));
-                    }
-                    err = Some(e);
-                }
+            match self.fetch_run(run, Priority::Foreground) {
+                Ok(parts) => got.extend(parts.into_iter().map(|(j, d)| (j, Found::Ready(d)))),
+                Err(e) => err = Some(e),
             }
         }
         if let Some(e) = err {
@@ -925,6 +899,45 @@ impl Inner {
         }
     }
 
+    /// Fetches the bytes of `run` (claims of consecutive units, in order)
+    /// with one request and completes each claim with its part; returns
+    /// the parts by unit index, or the error every claim was given.
+    fn fetch_run(&self, run: Vec<Claim<'_>>, prio: Priority) -> Result<Vec<Part>, FetchError> {
+        let (Some(first), Some(last)) = (run.first(), run.last()) else {
+            return Ok(Vec::new());
+        };
+        let start = self.span(first.unit).0;
+        let (last_start, last_len) = self.span(last.unit);
+        match self.fetch(start, last_start + last_len - start, prio) {
+            Ok(bytes) => {
+                let mut parts = Vec::with_capacity(run.len());
+                for c in run {
+                    let (s, l) = self.span(c.unit);
+                    let part = usize::try_from(s - start)
+                        .ok()
+                        .zip(usize::try_from(l).ok())
+                        .and_then(|(a, l)| bytes.get(a..a + l))
+                        .map(Arc::<[u8]>::from)
+                        .ok_or_else(|| FetchError::Fatal {
+                            name: self.name().to_string(),
+                            detail: "a range outside the answer".into(),
+                        });
+                    if let Ok(data) = &part {
+                        parts.push((c.unit.index, Arc::clone(data)));
+                    }
+                    c.complete(part);
+                }
+                Ok(parts)
+            }
+            Err(e) => {
+                for c in run {
+                    c.complete(Err(e.clone()));
+                }
+                Err(e)
+            }
+        }
+    }
+
     /// True when `unit` is in memory or a request for it is in flight:
     /// read-ahead leaves it alone.
     fn held_or_in_flight(&self, unit: Unit) -> bool {
@@ -987,35 +1000,9 @@ impl Inner {
                     Ok(_) => break,
                 }
             }
-            let (Some(first), Some(last)) = (claims.first(), claims.last()) else {
-                continue;
-            };
-            let start = self.span(first.unit).0;
-            let (last_start, last_len) = self.span(last.unit);
-            let answer = self.fetch(start, last_start + last_len - start, Priority::Background);
-            match answer {
-                Ok(bytes) => {
-                    for c in claims {
-                        let (s, l) = self.span(c.unit);
-                        let part = usize::try_from(s - start)
-                            .ok()
-                            .zip(usize::try_from(l).ok())
-                            .and_then(|(a, l)| bytes.get(a..a + l));
-                        let answer = part
-                            .map(Arc::<[u8]>::from)
-                            .ok_or_else(|| FetchError::Fatal {
-                                name: self.name().to_string(),
-                                detail: "a chunk outside the answer".into(),
-                            });
-                        c.complete(answer);
-                    }
-                }
-                Err(e) => {
-                    log::debug!("read-ahead from byte {start}: {e}");
-                    for c in claims {
-                        c.complete(Err(e.clone()));
-                    }
-                }
+            let first = claims.first().map(|c| c.unit.index);
+            if let Err(e) = self.fetch_run(claims, Priority::Background) {
+                log::debug!("read-ahead from chunk {first:?}: {e}");
             }
         }
     }
