@@ -173,18 +173,20 @@ fn headers(args: &ImageArgs) -> Result<Vec<(String, String)>> {
 
 /// The source for a remote image, with the options of `args`.
 pub fn open_source(image: &ImageRef, args: &ImageArgs) -> Result<RemoteSource> {
+    let timeout = std::time::Duration::from_secs(args.timeout);
     let fetcher: Arc<dyn RangeFetcher> = match image {
         ImageRef::Local(_) => return Err(anyhow!("not a remote image")),
         ImageRef::Http(url) => {
             let opts = HttpOptions {
                 headers: headers(args)?,
-                timeout: std::time::Duration::from_secs(args.timeout),
+                timeout,
                 ..HttpOptions::default()
             };
             Arc::new(HttpFetcher::new(url, &opts)?)
         }
         ImageRef::S3 { bucket, key } => {
-            let cfg = S3Config::from_env(args.no_sign_request)?;
+            let mut cfg = S3Config::from_env(args.no_sign_request)?;
+            cfg.http.timeout = timeout;
             Arc::new(S3Fetcher::new(bucket, key, &cfg)?)
         }
     };
@@ -213,6 +215,9 @@ pub fn open_source(image: &ImageRef, args: &ImageArgs) -> Result<RemoteSource> {
     };
     let mut opts = RemoteOptions {
         disk,
+        // The engine gives up on a request (and retries it) after the same
+        // time the HTTP client does.
+        request_timeout: timeout,
         ..RemoteOptions::default()
     };
     if let Some(c) = args.chunk_size {
