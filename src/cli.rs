@@ -62,7 +62,7 @@ pub struct ImageArgs {
 
     /// Remote images: an HTTP header sent with every request, such as
     /// 'Authorization: Bearer TOKEN' (repeatable; never logged).
-    #[arg(long = "header", global = true, value_name = "'NAME: VALUE'")]
+    #[arg(long = "header", global = true, value_name = "HEADER")]
     pub headers: Vec<String>,
 
     /// S3 images: send unsigned requests (public buckets), as
