@@ -135,6 +135,13 @@ impl ReadAt for FaultSource {
     }
 }
 
+/// The Rock Ridge fixture (`ci/fixtures.sh`: xorriso) and the listing of
+/// the tree it was made from.
+fn rr_fixture() -> (PathBuf, Listing) {
+    let dir = fixtures();
+    (dir.join("rr.iso"), load_ref(&dir.join("rr.ref.jsonl")))
+}
+
 fn open_on(
     src: &Arc<FaultSource>,
     view: Option<View>,
@@ -312,9 +319,7 @@ fn assert_names_the_failed_read(e: &Error, fault: &Range<u64>, what: &str) {
 
 #[test]
 fn a_failing_file_extent_fails_that_file_only_and_the_error_names_the_read() {
-    let dir = fixtures();
-    let image = dir.join("rr.iso");
-    let expected = load_ref(&dir.join("rr.ref.jsonl"));
+    let (image, expected) = rr_fixture();
     let (ext, size) = xorriso_extents(&image)["straddle.bin"].clone();
     assert_eq!(size, 100_000);
     // One sector in the middle of the file.
@@ -402,9 +407,7 @@ fn a_file_fault_that_shares_a_cache_block_with_directories_leaves_them_readable(
 
 #[test]
 fn short_reads_anywhere_still_give_every_byte() {
-    let dir = fixtures();
-    let image = dir.join("rr.iso");
-    let expected = load_ref(&dir.join("rr.ref.jsonl"));
+    let (image, expected) = rr_fixture();
     let len = fs::metadata(&image).unwrap().len();
     for how in [Short::One, Short::Half] {
         let src = Arc::new(FaultSource::open(&image).short(0..len, how));
@@ -438,9 +441,7 @@ fn short_reads_anywhere_still_give_every_byte() {
 
 #[test]
 fn a_fault_in_a_directory_extent_fails_that_directory_only() {
-    let dir = fixtures();
-    let image = dir.join("rr.iso");
-    let expected = load_ref(&dir.join("rr.ref.jsonl"));
+    let (image, expected) = rr_fixture();
     // nested/a/b: its subtree (c ... j, relocated by Rock Ridge) hangs below it.
     let sector = isoinfo_dir_sectors(&image, false)["/NESTED/A/B"];
     let fault = sector * SECTOR..(sector + 1) * SECTOR;
@@ -466,9 +467,7 @@ fn a_fault_in_a_directory_extent_fails_that_directory_only() {
 
 #[test]
 fn a_transient_fault_is_not_remembered_by_the_library() {
-    let dir = fixtures();
-    let image = dir.join("rr.iso");
-    let expected = load_ref(&dir.join("rr.ref.jsonl"));
+    let (image, expected) = rr_fixture();
     let (ext, _) = xorriso_extents(&image)["straddle.bin"].clone();
     let dsec = isoinfo_dir_sectors(&image, false)["/NESTED/A/B"];
     // Armed from the start: the directory's sector must never have been
@@ -508,9 +507,7 @@ fn a_transient_fault_is_not_remembered_by_the_library() {
 
 #[test]
 fn intermittent_failures_never_give_wrong_bytes_and_retries_read_everything() {
-    let dir = fixtures();
-    let image = dir.join("rr.iso");
-    let expected = load_ref(&dir.join("rr.ref.jsonl"));
+    let (image, expected) = rr_fixture();
     let src = Arc::new(FaultSource::open(&image).every_nth(3));
     src.arm(false);
     // The smallest cache (16 blocks), so metadata is read again at times.
@@ -818,9 +815,7 @@ fn through_fuse_a_failing_file_gives_eio_while_the_rest_reads_and_the_mount_live
     if !fuse_available() {
         return;
     }
-    let dir = fixtures();
-    let image = dir.join("rr.iso");
-    let expected = load_ref(&dir.join("rr.ref.jsonl"));
+    let (image, expected) = rr_fixture();
     let (ext, _) = xorriso_extents(&image)["straddle.bin"].clone();
     let src = Arc::new(FaultSource::open(&image).fail(ext.start + 90_000..ext.start + 90_001));
     let m = InProcessMount::new(open_on(&src, None, 1 << 20).unwrap());
@@ -873,9 +868,7 @@ fn through_fuse_a_transient_fault_is_not_cached_as_data() {
     if !fuse_available() {
         return;
     }
-    let dir = fixtures();
-    let image = dir.join("rr.iso");
-    let expected = load_ref(&dir.join("rr.ref.jsonl"));
+    let (image, expected) = rr_fixture();
     let (ext, _) = xorriso_extents(&image)["blocks.bin"].clone();
     let dsec = isoinfo_dir_sectors(&image, false)["/NESTED/A/B"];
     let src = Arc::new(

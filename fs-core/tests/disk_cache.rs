@@ -587,16 +587,18 @@ fn a_storm_of_processes_never_sees_wrong_bytes() {
     check_after_storm(dir.path());
 }
 
+/// An environment of just `vars`, for `DiskCache::default_dir_with`.
+fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<OsString> {
+    move |name: &str| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| OsString::from(v))
+    }
+}
+
 #[cfg(unix)]
 #[test]
 fn default_dir_follows_xdg() {
-    let env = |vars: &'static [(&'static str, &'static str)]| {
-        move |name: &str| {
-            vars.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| OsString::from(v))
-        }
-    };
     assert_eq!(
         DiskCache::default_dir_with(env(&[("XDG_CACHE_HOME", "/x/cache"), ("HOME", "/home/u")])),
         Some(PathBuf::from("/x/cache/isomount"))
@@ -621,13 +623,6 @@ fn default_dir_follows_xdg() {
 #[cfg(windows)]
 #[test]
 fn default_dir_is_local_app_data() {
-    let env = |vars: &'static [(&'static str, &'static str)]| {
-        move |name: &str| {
-            vars.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| OsString::from(v))
-        }
-    };
     assert_eq!(
         DiskCache::default_dir_with(env(&[("LOCALAPPDATA", r"C:\Users\u\AppData\Local")])),
         Some(PathBuf::from(r"C:\Users\u\AppData\Local\isomount\cache"))
