@@ -50,6 +50,15 @@ have mmdebstrap || need+=(mmdebstrap)
 [[ -x /usr/sbin/nginx ]] || have nginx || need+=(nginx-light)
 have openssl || need+=(openssl)
 /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
+# isomount serve and re-export (tests/serve*.rs, tests/reexport.rs): the real
+# clients a network install uses (curl, wget -r, tftp-hpa and atftp) and a
+# Samba server re-exporting a mount, checked with smbclient.
+have curl || need+=(curl)
+have wget || need+=(wget)
+have tftp || need+=(tftp-hpa)
+have atftp || need+=(atftp)
+[[ -x /usr/sbin/smbd ]] || have smbd || need+=(samba)
+have smbclient || need+=(smbclient)
 
 if ((${#need[@]})); then
   sudo=()
