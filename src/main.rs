@@ -18,6 +18,7 @@ mod mounts;
 mod remote;
 #[cfg(test)]
 mod testvol;
+mod tftp;
 mod winname;
 
 use std::io::{self, BufWriter, Write};
