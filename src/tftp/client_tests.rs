@@ -4,7 +4,7 @@
 //! compared byte for byte with the tree.
 
 use std::fs;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -28,6 +28,7 @@ const FILES: &[(&str, usize)] = &[
     ("boot/grub/x86_64-efi/core.efi", 1_000_003),
     ("images/initrd.img", 3 << 20),
     ("lossy.bin", 300_001),
+    ("lossy-small.bin", 60_001),
     ("big.img", (33 << 20) + 77),
 ];
 
@@ -47,7 +48,8 @@ fn content(name: &str, len: usize) -> Vec<u8> {
 }
 
 /// The tree and its image, made once per test binary in a directory next
-/// to it (reused while complete; the contents are deterministic).
+/// to it (reused by later runs while complete and of the same file list;
+/// the contents are deterministic).
 struct Fixture {
     tree: PathBuf,
     image: PathBuf,
@@ -66,8 +68,11 @@ fn fixture() -> &'static Fixture {
             tree: dir.join("tree"),
             image: dir.join("tftp.iso"),
         };
+        // Written last, naming the files: a fixture of another version of
+        // this list is made again.
         let done = dir.join("complete");
-        if done.exists() {
+        let list = format!("{FILES:?}");
+        if fs::read_to_string(&done).is_ok_and(|l| l == list) {
             return f;
         }
         let _ = fs::remove_dir_all(&dir);
@@ -87,7 +92,7 @@ fn fixture() -> &'static Fixture {
             "xorriso: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        fs::write(&done, b"").unwrap();
+        fs::write(&done, list).unwrap();
         f
     })
 }
@@ -151,11 +156,16 @@ fn atftp() -> Command {
 
 /// Runs a client, killing it after `limit`. Its output goes to files, not
 /// pipes, so that a chatty client never blocks on a full pipe.
-fn run(mut cmd: Command, limit: Duration) -> Output {
+fn run(cmd: Command, limit: Duration) -> Output {
+    run_with_input(cmd, Stdio::null(), limit)
+}
+
+/// [`run`] with `input` as standard input.
+fn run_with_input(mut cmd: Command, input: Stdio, limit: Duration) -> Output {
     let out = tempfile::tempfile().unwrap();
     let err = tempfile::tempfile().unwrap();
     let mut child = cmd
-        .stdin(Stdio::null())
+        .stdin(input)
         .stdout(out.try_clone().unwrap())
         .stderr(err.try_clone().unwrap())
         .spawn()
@@ -455,25 +465,50 @@ fn transfers_survive_a_lossy_network() {
         ..Options::default()
     });
     let tmp = tempfile::tempdir().unwrap();
-    let cases: &[(&str, &[&str])] = &[
-        ("lossy.bin", &["blksize 1428", "tsize 0", "windowsize 8"]),
-        ("lossy.bin", &["blksize 512"]),
-        ("b513", &["windowsize 4"]),
+    // (client, file, atftp options)
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "atftp",
+            "lossy.bin",
+            &["blksize 1428", "tsize 0", "windowsize 8"],
+        ),
+        ("atftp", "lossy-small.bin", &["blksize 512"]),
+        ("atftp", "b513", &["windowsize 4"]),
+        ("tftp-hpa", "lossy-small.bin", &[]),
     ];
     let (mut dropped, mut passed) = (0, 0);
-    for (seed, (name, opts)) in cases.iter().enumerate() {
+    for (seed, (client, name, opts)) in cases.iter().enumerate() {
         let proxy = LossyProxy::start(srv.addr, 10, 0x5EED + seed as u64);
         let dest = tmp.path().join(seed.to_string());
-        let out = run(
-            atftp_get(proxy.addr, name, &dest, opts),
-            Duration::from_secs(180),
-        );
-        assert_fetched("atftp through loss", &out, name, &dest);
+        let limit = Duration::from_secs(180);
+        let started = Instant::now();
+        let out = match *client {
+            "atftp" => run(atftp_get(proxy.addr, name, &dest, opts), limit),
+            _ => {
+                // Commands on standard input, to set the client's own
+                // retransmission timeout to 1 s (5 s by default).
+                let mut script = tempfile::tempfile().unwrap();
+                writeln!(
+                    script,
+                    "binary\nrexmt 1\nget {name} {}\nquit",
+                    dest.display()
+                )
+                .unwrap();
+                script.seek(SeekFrom::Start(0)).unwrap();
+                let mut cmd = tftp_hpa();
+                cmd.args(["127.0.0.1", &proxy.addr.port().to_string()]);
+                run_with_input(cmd, Stdio::from(script), limit)
+            }
+        };
+        assert_fetched(&format!("{client} through loss"), &out, name, &dest);
         let (d, p) = (
             proxy.dropped.load(Ordering::Relaxed),
             proxy.passed.load(Ordering::Relaxed),
         );
-        eprintln!("{name} {opts:?}: {d} datagrams dropped, {p} passed");
+        eprintln!(
+            "{client} {name} {opts:?}: {d} datagrams dropped, {p} passed, {:.1?}",
+            started.elapsed()
+        );
         dropped += d;
         passed += p;
     }

@@ -13,11 +13,12 @@
 //!   retransmission, block-number rollover);
 //! * [`server`]: the listening port, one thread per transfer up to a cap.
 //!
-//! Written by hand rather than with a crate: the one that fits the
-//! protocol (async-tftp) needs an async executor, which isomount avoids
-//! everywhere (see ARCHITECTURE.md), takes file names as `Path`s (wrong
-//! for an image's '/'-separated names on Windows) and has no bound on the
-//! transfers it runs at once.
+//! Written by hand rather than with a crate: the one that has windowsize
+//! and a custom file source (async-tftp) reads through `AsyncRead` on an
+//! async executor while image reads are blocking calls, hands file names
+//! over as `Path`s (wrong for an image's '/'-separated names on Windows),
+//! and has no bound on the transfers it runs at once. The protocol is
+//! small; threads and blocking sockets keep it plain.
 
 // `isomount serve --tftp` is wired in by the serve command; until then
 // only the tests use the module.
