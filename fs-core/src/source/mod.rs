@@ -29,11 +29,25 @@ pub trait ReadAt: Send + Sync {
         self.len() == 0
     }
 
+    /// [`ReadAt::read_at`] with advice: the reader will not go on past byte
+    /// `end` of the source in this stream (the end of the file it reads), so
+    /// a source that reads ahead need not fetch beyond it. Only a hint: the
+    /// bytes returned are the same. The default ignores it.
+    fn read_at_until(&self, offset: u64, buf: &mut [u8], end: u64) -> io::Result<usize> {
+        let _ = end;
+        self.read_at(offset, buf)
+    }
+
     /// Reads exactly `buf.len()` bytes at `offset`, retrying short reads.
     /// Fails with `UnexpectedEof` if the source ends first.
-    fn read_exact_at(&self, mut offset: u64, mut buf: &mut [u8]) -> io::Result<()> {
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        self.read_exact_at_until(offset, buf, u64::MAX)
+    }
+
+    /// [`ReadAt::read_exact_at`] with [`ReadAt::read_at_until`]'s advice.
+    fn read_exact_at_until(&self, mut offset: u64, mut buf: &mut [u8], end: u64) -> io::Result<()> {
         while !buf.is_empty() {
-            match self.read_at(offset, buf) {
+            match self.read_at_until(offset, buf, end) {
                 Ok(0) => {
                     return Err(io::Error::new(
                         io::ErrorKind::UnexpectedEof,
