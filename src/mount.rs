@@ -478,6 +478,13 @@ fn spawn_daemon(
         cmd.arg("--chunk-size").arg(c.to_string());
     }
     cmd.arg("--timeout").arg(args.timeout.to_string());
+    // The overlay, SRC already absolute (made so when parsed).
+    for a in &args.adds {
+        cmd.arg("--add").arg(a.to_arg());
+    }
+    for h in &args.hides {
+        cmd.arg("--hide").arg(h);
+    }
     if cli.verbose > 0 {
         cmd.arg(format!("-{}", "v".repeat(usize::from(cli.verbose))));
     }
