@@ -348,7 +348,15 @@ pub fn open(cli: &Cli, image: &Path, no_open: bool) -> Result<()> {
 }
 
 fn open_inner(cli: &Cli, image: &Path, no_open: bool) -> Result<()> {
-    let at = match mounts::find_own_mount_of(image) {
+    // A mount's record does not say which overlay it shows: with --add or
+    // --hide, always mount anew rather than open a mount without them.
+    let overlay = !cli.open.adds.is_empty() || !cli.open.hides.is_empty();
+    let existing = if overlay {
+        None
+    } else {
+        mounts::find_own_mount_of(image)
+    };
+    let at = match existing {
         Some(r) => {
             log::info!(
                 "{} is already mounted on {}",

@@ -287,7 +287,10 @@ struct OverlayDir {
 }
 
 /// A local file's content, read at each read after checking that the file
-/// is still the one the overlay snapshotted.
+/// is still the one the overlay snapshotted. It is served through
+/// [`Decoder`], the hook [`FileData`] has for content that is not a plain
+/// run of image bytes, so [`crate::Volume::read_node`] needs nothing of its
+/// own for overlays; the image is never touched.
 #[derive(Debug)]
 struct LocalFile {
     path: PathBuf,
@@ -801,10 +804,15 @@ mod tests {
     }
 
     fn open(overlay: Overlay) -> Result<Volume> {
+        open_with_cache(overlay, OpenOptions::default().cache_bytes)
+    }
+
+    fn open_with_cache(overlay: Overlay, cache_bytes: u64) -> Result<Volume> {
         let src: Arc<dyn ReadAt> = Arc::new(MemSource::new(image()));
         let meta = Arc::new(BlockCache::new(Arc::clone(&src), 2048, 1 << 20));
         let opts = OpenOptions {
             overlay,
+            cache_bytes,
             ..OpenOptions::default()
         };
         Volume::with_format(Box::new(Image), VolumeInfo::default(), src, meta, &opts)
@@ -946,15 +954,62 @@ mod tests {
         let root = ov.root().unwrap();
         let d = ov.read_dir(&root).unwrap();
         let (_, dnode) = d.entries.iter().find(|(n, _)| n == "d").unwrap();
+        // Nothing of the added directory was read at open.
+        let unlisted = |ov: &OverlayFormat| ov.dirs.read()[&dnode.id].listing.get().is_none();
+        assert!(unlisted(&ov));
         let first: Vec<(String, NodeId)> = (ov.read_dir(dnode).unwrap().entries.iter())
             .map(|(n, i)| (n.clone(), i.id))
             .collect();
+        assert!(!unlisted(&ov));
         fs::write(t.path().join("drivers/new.inf"), "new").unwrap();
         let again: Vec<(String, NodeId)> = (ov.read_dir(dnode).unwrap().entries.iter())
             .map(|(n, i)| (n.clone(), i.id))
             .collect();
         assert_eq!(first, again);
         assert_eq!(first.len(), 2);
+    }
+
+    #[test]
+    fn an_added_directory_wider_than_the_node_budget_keeps_its_ids() {
+        let t = tempfile::tempdir().unwrap();
+        let n = crate::volume::node_budget(0) + 1000;
+        for i in 0..n {
+            fs::write(t.path().join(format!("f{i:05}")), i.to_string()).unwrap();
+        }
+        let vol = open_with_cache(
+            Overlay {
+                adds: vec![
+                    (t.path().to_path_buf(), "/wide".into()),
+                    (t.path().to_path_buf(), "/again".into()),
+                    (t.path().to_path_buf(), "/third".into()),
+                ],
+                hides: vec![],
+            },
+            0,
+        )
+        .unwrap();
+        let wide = vol.resolve("/wide", true).unwrap();
+        let ids: Vec<(String, NodeId)> = (vol.read_dir(wide.id()).unwrap().entries().iter())
+            .map(|e| (e.name.clone(), e.id))
+            .collect();
+        assert_eq!(ids.len(), n);
+        // Listing two more copies pushes the first one's nodes out (the
+        // first sweep only takes their "recently used" marks).
+        for copy in ["/again", "/third"] {
+            let dir = vol.resolve(copy, true).unwrap();
+            assert_eq!(vol.read_dir(dir.id()).unwrap().len(), n);
+        }
+        assert!(vol.nodes_in_memory() < 2 * n, "{}", vol.nodes_in_memory());
+        // Evicted or not, every entry comes back under its id, with its content.
+        for (name, id) in ids.iter().step_by(97) {
+            let node = vol.node(*id).unwrap();
+            assert_eq!(vol.lookup(wide.id(), name).unwrap().id(), *id);
+            let want = name.trim_start_matches('f').trim_start_matches('0');
+            let want = if want.is_empty() { "0" } else { want };
+            let mut buf = [0u8; 16];
+            let got = vol.read_node(&node, 0, &mut buf).unwrap();
+            assert_eq!(&buf[..got], want.as_bytes(), "{name}");
+        }
     }
 
     #[cfg(unix)]
