@@ -43,7 +43,7 @@
 //!   fails ([`OverlayError::Changed`]) rather than mix two versions of a
 //!   file. Re-open (re-mount) to see a changed file.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, Metadata};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -386,9 +386,9 @@ fn read_only_mode(meta: &Metadata) -> u32 {
 pub struct OverlayFormat {
     inner: Box<dyn Format>,
     /// Changes to directories of the view, by the directory's id.
-    patches: std::collections::HashMap<NodeId, Patch>,
+    patches: HashMap<NodeId, Patch>,
     /// Directories that exist only in the overlay, by id.
-    dirs: RwLock<std::collections::HashMap<NodeId, Arc<OverlayDir>>>,
+    dirs: RwLock<HashMap<NodeId, Arc<OverlayDir>>>,
     next_id: AtomicU64,
     /// Owner, group and mtime for overlay nodes: the image root's.
     uid: u32,
