@@ -244,7 +244,9 @@ impl Tree {
                 (*seg).to_string()
             };
             let parts: Vec<&str> = if self.ignore_case {
-                decoded.split('\\').collect()
+                // Windows-style paths: empty pieces (`\\boot\\\\bcd`) are
+                // skipped as Windows skips them; `.` and `..` still fail.
+                decoded.split('\\').filter(|p| !p.is_empty()).collect()
             } else {
                 vec![decoded.as_str()]
             };
@@ -433,11 +435,12 @@ mod tests {
         // Without --ignore-case a backslash is part of a name, not a way up.
         assert_eq!(names(&t, "/%5c..%5c").unwrap(), ["\\..\\"]);
         let t = tree(true);
-        for p in ["/%5c..%5cx", "/a\\..\\b", "/a%5C%5Cb", "/x%5c"] {
+        for p in ["/%5c..%5cx", "/a\\..\\b", "/a%5C.%5Cb", "/a%5c.."] {
             let e = names(&t, p).expect_err(p);
             assert!(e.is_bad_request(), "{p}: {e}");
         }
         assert_eq!(names(&t, "/BOOT%5cBCD").unwrap(), ["BOOT", "BCD"]);
+        assert_eq!(names(&t, "/%5cBOOT%5c%5cBCD").unwrap(), ["BOOT", "BCD"]);
         let deep = "/a".repeat(MAX_SEGMENTS + 1);
         assert!(matches!(names(&t, &deep), Err(PathError::TooDeep)));
     }
