@@ -19,6 +19,7 @@ use fs_core::{FileType, Node, Volume};
 use http_body_util::{BodyExt, Empty, Full, combinators::BoxBody};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::header::{self, HeaderValue};
+use hyper::http::request::Parts;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -107,7 +108,7 @@ pub async fn serve(
             let io = TokioIo::new(Deadline::new(stream, idle));
             let svc = service_fn(move |req| {
                 let tree = Arc::clone(&tree);
-                async move { Ok::<_, Infallible>(respond(&tree, req, peer, idle).await) }
+                async move { Ok::<_, Infallible>(respond(tree, req, peer, idle).await) }
             });
             if let Err(e) = builder.serve_connection(io, svc).await {
                 log::debug!("{peer}: connection ended: {e}");
@@ -120,31 +121,58 @@ pub async fn serve(
     let _ = tokio::time::timeout(Duration::from_secs(1), slots.acquire_many(all)).await;
 }
 
-/// Answers one request and logs it.
+/// Answers one request and logs it. Looking a path up and listing a
+/// directory read the image (network requests, for a remote one), so the
+/// answer is made on the blocking pool, never on the runtime's workers.
 async fn respond(
-    tree: &Tree,
+    tree: Arc<Tree>,
     req: Request<Incoming>,
     peer: SocketAddr,
     idle: Duration,
 ) -> Response<ResBody> {
-    let res = answer(tree, &req, idle);
+    // The request body is not used (GET and HEAD have none to speak of).
+    let (parts, _body) = req.into_parts();
+    let parts = Arc::new(parts);
+    let p = Arc::clone(&parts);
+    let res = tokio::task::spawn_blocking(move || answer(&tree, &p, idle))
+        .await
+        .unwrap_or_else(|e| {
+            log::error!("{peer}: request handler failed: {e}");
+            text(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
+        });
     let len = res
-        .body()
-        .size_hint()
-        .exact()
-        .map_or_else(|| "-".into(), |n| n.to_string());
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(|| "-".to_string(), str::to_string);
     log::info!(
         "{peer} \"{} {} {:?}\" {} {len}",
-        req.method(),
-        req.uri(),
-        req.version(),
+        parts.method,
+        parts.uri,
+        parts.version,
         res.status().as_u16()
     );
     res
 }
 
-fn answer(tree: &Tree, req: &Request<Incoming>, idle: Duration) -> Response<ResBody> {
-    let head = match *req.method() {
+/// The answer to `req`, with its length always said, and for HEAD without
+/// its body: the same status and headers as GET (RFC 9110 §9.3.2).
+fn answer(tree: &Tree, req: &Parts, idle: Duration) -> Response<ResBody> {
+    let mut res = answer_get(tree, req, idle);
+    let len = res.body().size_hint().exact();
+    if let Some(n) = len.filter(|_| !res.headers().contains_key(header::CONTENT_LENGTH)) {
+        set(&mut res, header::CONTENT_LENGTH, &n.to_string());
+    }
+    if req.method == Method::HEAD {
+        *res.body_mut() = empty();
+    }
+    res
+}
+
+/// The answer to `req` as for GET (`file` leaves the body out for HEAD,
+/// so that no read is started).
+fn answer_get(tree: &Tree, req: &Parts, idle: Duration) -> Response<ResBody> {
+    let head = match req.method {
         Method::GET => false,
         Method::HEAD => true,
         _ => {
@@ -154,7 +182,7 @@ fn answer(tree: &Tree, req: &Request<Incoming>, idle: Duration) -> Response<ResB
             return res;
         }
     };
-    let path = req.uri().path();
+    let path = req.uri.path();
     let segs = match tree.split_http(path) {
         Ok(s) => s,
         Err(e) => return path_error(&e),
@@ -163,7 +191,7 @@ fn answer(tree: &Tree, req: &Request<Incoming>, idle: Duration) -> Response<ResB
         Ok(t) => t,
         Err(e) => return path_error(&e),
     };
-    let mut res = match target {
+    match target {
         Target::Images => {
             let rows = tree
                 .images()
@@ -201,18 +229,13 @@ fn answer(tree: &Tree, req: &Request<Incoming>, idle: Duration) -> Response<ResB
                 directory_page(req, &shown, &rows)
             } else if node.kind() != FileType::Regular || segs.dir_form {
                 // Devices, FIFOs, sockets; or `file/`.
-                return text(StatusCode::NOT_FOUND, "not found\n");
+                text(StatusCode::NOT_FOUND, "not found\n")
             } else {
                 let name = segs.names.last().map_or("", String::as_str);
                 file(req, image, node, name, head, idle)
             }
         }
-    };
-    if head {
-        // HEAD: the same status and headers, no body (RFC 9110 §9.3.2).
-        *res.body_mut() = empty();
     }
-    res
 }
 
 /// The answer for a path that does not resolve.
@@ -244,13 +267,9 @@ fn redirect_to_dir(names: &[String]) -> Response<ResBody> {
     res
 }
 
-fn directory_page(
-    req: &Request<Incoming>,
-    shown: &str,
-    rows: &[listing::Row],
-) -> Response<ResBody> {
+fn directory_page(req: &Parts, shown: &str, rows: &[listing::Row]) -> Response<ResBody> {
     let accept = req
-        .headers()
+        .headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok());
     let (body, kind) = if listing::wants_json(accept) {
@@ -267,7 +286,7 @@ fn directory_page(
 
 /// A file: validators, conditional requests, ranges, and the streamed body.
 fn file(
-    req: &Request<Incoming>,
+    req: &Parts,
     image: &Image,
     node: Arc<Node>,
     name: &str,
@@ -283,7 +302,7 @@ fn file(
     };
     let size = node.attr().size;
     let v = Validators::of(image.identity, &node);
-    let get = |name: header::HeaderName| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let get = |name: header::HeaderName| req.headers.get(name).and_then(|v| v.to_str().ok());
     let mut res = if v.not_modified(get(header::IF_NONE_MATCH), get(header::IF_MODIFIED_SINCE)) {
         // 304 carries the validators and no body (RFC 9110 §15.4.5).
         let mut res = Response::new(empty());
