@@ -68,6 +68,7 @@ impl Server {
                 panic!("serve did not start: {}", log.lock().unwrap());
             }
         };
+        // "isomount: serving http://ADDR/... (IMAGE)...": the server's URL first.
         let at = line.find("http://").expect("URL in the startup line");
         let rest = &line[at + "http://".len()..];
         let host = &rest[..rest.find('/').expect("slash after the address")];
@@ -771,4 +772,31 @@ fn sigterm_stops_promptly_with_status_0() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "{status}");
+}
+
+#[test]
+fn remote_image_is_served_like_a_local_one() {
+    use common::servers::Nginx;
+    let fx = Fixture::new(odd_tree);
+    let n = Nginx::start();
+    std::fs::copy(fx.iso(), n.root().join("remote.iso")).unwrap();
+    let url = PathBuf::from(n.url("remote.iso"));
+    let srv = Server::start(&[&url], &["--no-disk-cache", "--ignore-case"]);
+    let data = std::fs::read(fx.tree().join("big/data.bin")).unwrap();
+    let r = curl(&srv.url("/BIG/data.bin"), &[]);
+    assert_eq!(r.status, 200, "{}", srv.log.lock().unwrap());
+    assert!(r.body == data, "remote body differs from the source file");
+    let r = curl(&srv.url("/big/data.bin"), &["-H", "Range: bytes=-4096"]);
+    assert_eq!(
+        (r.status, r.body.as_slice()),
+        (206, &data[data.len() - 4096..])
+    );
+    let r = curl(&srv.url("/dir%20one/"), &["-H", "Accept: application/json"]);
+    assert_eq!(r.status, 200);
+    // The ETag is the local image's: the identity is the image's content.
+    let local = Server::start(&[&fx.iso()], &[]);
+    assert_eq!(
+        curl(&srv.url("/big/data.bin"), &["-I"]).header("etag"),
+        curl(&local.url("/big/data.bin"), &["-I"]).header("etag")
+    );
 }

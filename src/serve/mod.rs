@@ -140,25 +140,25 @@ fn unique(taken: &[String], name: &str, ignore_case: bool) -> String {
 /// The startup line on standard error (and the log): where each image is.
 fn announce(tree: &Tree, addr: SocketAddr, quiet: bool) {
     let base = format!("http://{addr}/");
-    let where_ = if tree.is_multi() {
-        tree.images()
-            .iter()
-            .map(|i| format!("{} at {base}{}/", i.shown, listing::encode_segment(&i.name)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    } else {
-        tree.images()
-            .iter()
-            .map(|i| format!("{} at {base}", i.shown))
-            .collect::<Vec<_>>()
-            .join("")
-    };
+    // The server's URLs first, each with the image it serves.
+    let where_ = tree
+        .images()
+        .iter()
+        .map(|i| {
+            if tree.is_multi() {
+                format!("{base}{}/ ({})", listing::encode_segment(&i.name), i.shown)
+            } else {
+                format!("{base} ({})", i.shown)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
     if !addr.ip().is_loopback() {
         log::warn!("listening on {addr}: anyone who can reach it can read the images");
     }
     log::info!("serving {where_}");
     if !quiet {
-        eprintln!("isomount: serving {where_} (Ctrl+C stops)");
+        eprintln!("isomount: serving {where_}; Ctrl+C stops");
     }
 }
 
