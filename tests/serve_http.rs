@@ -53,12 +53,12 @@ impl Server {
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
+                sink.lock().unwrap().push_str(&format!("{line}\n"));
                 if line.starts_with("isomount: serving ") {
                     if let Some(tx) = tx.take() {
-                        let _ = tx.send(line.clone());
+                        let _ = tx.send(line);
                     }
                 }
-                sink.lock().unwrap().push_str(&(line + "\n"));
             }
         });
         let line = match rx.recv_timeout(Duration::from_secs(30)) {
@@ -85,6 +85,21 @@ impl Server {
 
     fn addr(&self) -> String {
         self.base.trim_start_matches("http://").to_string()
+    }
+
+    /// Waits (up to 10 s) for `needle` in the server's standard error: the
+    /// line is written before the answer goes out, but reaches the pipe's
+    /// reader thread in its own time.
+    fn wait_log(&self, needle: &str) {
+        let started = Instant::now();
+        while !self.log.lock().unwrap().contains(needle) {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{needle:?} not in the log: {}",
+                self.log.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     fn pid(&self) -> u32 {
@@ -409,8 +424,7 @@ fn files_headers_ranges_validators_methods() {
 
     // The request log goes through `log` (shown at -v).
     assert_eq!(curl(&srv.url("/readme.txt"), &[]).status, 200);
-    let log = srv.log.lock().unwrap().clone();
-    assert!(log.contains("\"GET /readme.txt HTTP/1.1\" 200 21"), "{log}");
+    srv.wait_log("\"GET /readme.txt HTTP/1.1\" 200 21");
 }
 
 #[test]
