@@ -285,6 +285,47 @@ pub enum Command {
         #[arg(long)]
         no_open: bool,
     },
+    /// Serve images read-only over HTTP/1.1 (GET and HEAD, ranges,
+    /// directory pages), in the foreground until Ctrl+C or SIGTERM.
+    ///
+    /// One image is served at `/`, several each under `/NAME/` (NAME: the
+    /// file name without its extension; the URLs are printed at startup).
+    /// Files answer with ETag and Last-Modified and honour Range (206, 416),
+    /// If-None-Match and If-Modified-Since (304); a directory answers an
+    /// HTML page of links (browsers, `wget -r`) or, asked with `Accept:
+    /// application/json`, JSON. Nothing outside the images can be reached:
+    /// `..`, encoded separators and invalid encodings are refused. Requests
+    /// are logged at -v.
+    Serve {
+        /// The image files or URLs.
+        #[arg(required = true, value_hint = clap::ValueHint::FilePath)]
+        images: Vec<PathBuf>,
+        /// Address and port to listen on (port 0: any free port, printed).
+        /// Beyond loopback (e.g. 0.0.0.0:8080) anyone who reaches it can
+        /// read the images.
+        #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Look names up ignoring case, and take backslashes as separators
+        /// (as Windows clients, WinPE and PXE menus ask: /BOOT/bcd finds
+        /// boot/BCD).
+        #[arg(long)]
+        ignore_case: bool,
+        /// Most connections served at once; more wait to be accepted.
+        #[arg(long, value_name = "N", default_value = "256",
+              value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        max_connections: u32,
+        /// Seconds a client has to send a request's headers.
+        #[arg(long, value_name = "SECONDS", default_value = "10",
+              value_parser = clap::value_parser!(u64).range(1..=3600))]
+        header_timeout: u64,
+        /// Seconds a connection may stay without any byte sent or received.
+        #[arg(long, value_name = "SECONDS", default_value = "60",
+              value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        idle_timeout: u64,
+        /// Also serve the images over TFTP on this address (not yet available).
+        #[arg(long, value_name = "ADDR:PORT")]
+        tftp: Option<std::net::SocketAddr>,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
