@@ -295,7 +295,7 @@ pub enum Command {
     /// HTML page of links (browsers, `wget -r`) or, asked with `Accept:
     /// application/json`, JSON. Nothing outside the images can be reached:
     /// `..`, encoded separators and invalid encodings are refused. Requests
-    /// are logged at -v.
+    /// are logged at -v. With --tftp, the same files over TFTP too.
     Serve {
         /// The image files or URLs.
         #[arg(required = true, value_hint = clap::ValueHint::FilePath)]
@@ -322,7 +322,10 @@ pub enum Command {
         #[arg(long, value_name = "SECONDS", default_value = "60",
               value_parser = clap::value_parser!(u64).range(1..=86_400))]
         idle_timeout: u64,
-        /// Also serve the images over TFTP on this address (not yet available).
+        /// Also serve the images over TFTP (RFC 1350; blksize, tsize, timeout
+        /// and windowsize options) on this address, e.g. 0.0.0.0:69, with
+        /// the same names and rules as over HTTP. Read-only: writes are
+        /// refused.
         #[arg(long, value_name = "ADDR:PORT")]
         tftp: Option<std::net::SocketAddr>,
     },

@@ -814,17 +814,3 @@ fn remote_image_is_served_like_a_local_one() {
         curl(&local.url("/big/data.bin"), &["-I"]).header("etag")
     );
 }
-
-#[test]
-fn tftp_is_refused_until_it_exists() {
-    let fx = Fixture::new(|root| write(&root.join("a.txt"), b"a\n"));
-    let o = Command::new(env!("CARGO_BIN_EXE_isomount"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--tftp", "127.0.0.1:0"])
-        .arg(fx.iso())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(!o.status.success());
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("--tftp") && err.contains("not yet"), "{err}");
-}

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result};
 
 use crate::cli::ImageArgs;
 use crate::common::open_volume;
@@ -49,10 +49,10 @@ pub struct Options {
 /// Opens `images`, serves them until SIGINT or SIGTERM (Ctrl+C on
 /// Windows), and returns.
 pub fn run(args: &ImageArgs, images: &[PathBuf], opts: &Options) -> Result<()> {
-    if opts.tftp.is_some() {
-        return Err(anyhow!("--tftp: not yet available in this build"));
-    }
     let tree = Arc::new(open_tree(args, images, opts.ignore_case)?);
+    // TFTP on threads of its own beside the HTTP runtime; dropping it (at
+    // the end, or on an error below) stops it and its transfers.
+    let tftp = opts.tftp.map(|addr| start_tftp(&tree, addr)).transpose()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(READ_THREADS)
@@ -69,13 +69,27 @@ pub fn run(args: &ImageArgs, images: &[PathBuf], opts: &Options) -> Result<()> {
         let addr = listener
             .local_addr()
             .context("cannot read the bound address")?;
-        announce(&tree, addr, opts.quiet);
+        announce(
+            &tree,
+            addr,
+            tftp.as_ref().map(crate::tftp::Running::local_addr),
+            opts.quiet,
+        );
         http::serve(listener, tree, opts.limits, stop).await;
         log::info!("stopped");
         anyhow::Ok(())
     })?;
+    drop(tftp);
     rt.shutdown_timeout(Duration::from_secs(1));
     Ok(())
+}
+
+/// Starts the TFTP server on `addr` over the same tree.
+fn start_tftp(tree: &Arc<Tree>, addr: SocketAddr) -> Result<crate::tftp::Running> {
+    let files = Arc::new(crate::tftp::TreeFiles(Arc::clone(tree)));
+    crate::tftp::Server::bind(addr, files, crate::tftp::Options::default())
+        .and_then(crate::tftp::Server::spawn)
+        .with_context(|| format!("cannot listen on {addr} for TFTP"))
 }
 
 /// Opens every image with the global options and names it.
@@ -138,7 +152,7 @@ fn unique(taken: &[String], name: &str, ignore_case: bool) -> String {
 }
 
 /// The startup line on standard error (and the log): where each image is.
-fn announce(tree: &Tree, addr: SocketAddr, quiet: bool) {
+fn announce(tree: &Tree, addr: SocketAddr, tftp: Option<SocketAddr>, quiet: bool) {
     let base = format!("http://{addr}/");
     // The server's URLs first, each with the image it serves.
     let where_ = tree
@@ -155,6 +169,15 @@ fn announce(tree: &Tree, addr: SocketAddr, quiet: bool) {
         .join(", ");
     if !addr.ip().is_loopback() {
         log::warn!("listening on {addr}: anyone who can reach it can read the images");
+    }
+    if let Some(t) = tftp {
+        if !t.ip().is_loopback() {
+            log::warn!("TFTP on {t}: anyone who can reach it can read the images");
+        }
+        log::info!("TFTP on {t}");
+        if !quiet {
+            eprintln!("isomount: TFTP on {t} (read-only, the same names as over HTTP)");
+        }
     }
     log::info!("serving {where_}");
     if !quiet {

@@ -4,7 +4,7 @@
 //! compared byte for byte with the tree.
 
 use std::fs;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use fs_core::{OpenOptions, Volume};
 
 use super::packet::{Packet, ack, opcode, request};
-use super::{Options, Server, StopHandle, VolumeFiles};
+use super::volume_files::VolumeFiles;
+use super::{Options, Running, Server};
 
 /// Files of the tree: name and length. "big" passes 65535 blocks of 512
 /// bytes (32 MiB), so its block numbers roll over in lock-step.
@@ -98,29 +99,11 @@ fn fixture() -> &'static Fixture {
 }
 
 /// A server over the fixture's image, stopped on drop.
-struct Running {
-    addr: SocketAddr,
-    stop: StopHandle,
-    thread: Option<JoinHandle<io::Result<()>>>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.stop.stop();
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap().unwrap();
-        }
-    }
-}
-
 fn serve(opts: Options) -> Running {
     let vol = Volume::open_path(&fixture().image, &OpenOptions::default()).unwrap();
     let files = Arc::new(VolumeFiles::new(Arc::new(vol)));
     let server = Server::bind("127.0.0.1:0", files, opts).unwrap();
-    let addr = server.local_addr().unwrap();
-    let stop = server.stop_handle();
-    let thread = Some(thread::spawn(move || server.run()));
-    Running { addr, stop, thread }
+    server.spawn().unwrap()
 }
 
 /// Checks that `program` is the client the tests expect; a missing one
@@ -255,12 +238,18 @@ fn tftp_hpa_fetches_every_file() {
     let tmp = tempfile::tempdir().unwrap();
     for (i, (name, _)) in FILES.iter().enumerate() {
         let dest = tmp.path().join(i.to_string());
-        let out = run(hpa_get(srv.addr, name, &dest), Duration::from_secs(120));
+        let out = run(
+            hpa_get(srv.local_addr(), name, &dest),
+            Duration::from_secs(120),
+        );
         assert_fetched("tftp-hpa", &out, name, &dest);
     }
     // With a leading '/' as PXE configurations often have.
     let dest = tmp.path().join("slash");
-    let out = run(hpa_get(srv.addr, "/b513", &dest), Duration::from_secs(10));
+    let out = run(
+        hpa_get(srv.local_addr(), "/b513", &dest),
+        Duration::from_secs(10),
+    );
     assert_fetched("tftp-hpa", &out, "b513", &dest);
 }
 
@@ -276,7 +265,7 @@ fn atftp_fetches_every_file_with_options() {
         for (i, (name, _)) in FILES.iter().enumerate() {
             let dest = tmp.path().join(format!("{j}-{i}"));
             let out = run(
-                atftp_get(srv.addr, name, &dest, opts),
+                atftp_get(srv.local_addr(), name, &dest, opts),
                 Duration::from_secs(120),
             );
             assert_fetched("atftp", &out, name, &dest);
@@ -297,7 +286,7 @@ fn atftp_sees_the_negotiated_options() {
     }
     cmd.args(["--trace", "-g", "-r", name, "-l"])
         .arg(&dest)
-        .args(["127.0.0.1", &srv.addr.port().to_string()]);
+        .args(["127.0.0.1", &srv.local_addr().port().to_string()]);
     let out = run(cmd, Duration::from_secs(60));
     assert_fetched("atftp", &out, name, &dest);
     let text = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
@@ -331,10 +320,10 @@ fn many_clients_at_once() {
         let name = names[i % names.len()];
         let dest = tmp.path().join(i.to_string());
         let cmd = if i % 2 == 0 {
-            hpa_get(srv.addr, name, &dest)
+            hpa_get(srv.local_addr(), name, &dest)
         } else {
             atftp_get(
-                srv.addr,
+                srv.local_addr(),
                 name,
                 &dest,
                 &["blksize 1428", "windowsize 16", "tsize 0"],
@@ -478,7 +467,7 @@ fn transfers_survive_a_lossy_network() {
     ];
     let (mut dropped, mut passed) = (0, 0);
     for (seed, (client, name, opts)) in cases.iter().enumerate() {
-        let proxy = LossyProxy::start(srv.addr, 10, 0x5EED + seed as u64);
+        let proxy = LossyProxy::start(srv.local_addr(), 10, 0x5EED + seed as u64);
         let dest = tmp.path().join(seed.to_string());
         let limit = Duration::from_secs(180);
         let started = Instant::now();
@@ -538,23 +527,29 @@ fn errors_reach_the_clients() {
     let tmp = tempfile::tempdir().unwrap();
     // The codes on the wire.
     let rrq = |name: &str| request(opcode::RRQ, name, "octet", &[]);
-    assert_eq!(raw_error(srv.addr, &rrq("missing")).0, 1);
-    assert_eq!(raw_error(srv.addr, &rrq("boot/missing")).0, 1);
-    assert_eq!(raw_error(srv.addr, &rrq("../b513")).0, 2);
-    assert_eq!(raw_error(srv.addr, &rrq("boot/../b513")).0, 2);
-    assert_eq!(raw_error(srv.addr, &rrq("boot")).0, 2);
+    assert_eq!(raw_error(srv.local_addr(), &rrq("missing")).0, 1);
+    assert_eq!(raw_error(srv.local_addr(), &rrq("boot/missing")).0, 1);
+    assert_eq!(raw_error(srv.local_addr(), &rrq("../b513")).0, 2);
+    assert_eq!(raw_error(srv.local_addr(), &rrq("boot/../b513")).0, 2);
+    assert_eq!(raw_error(srv.local_addr(), &rrq("boot")).0, 2);
     assert_eq!(
-        raw_error(srv.addr, &request(opcode::WRQ, "new", "octet", &[])).0,
+        raw_error(srv.local_addr(), &request(opcode::WRQ, "new", "octet", &[])).0,
         2
     );
-    assert_eq!(raw_error(srv.addr, &ack(3)).0, 4);
+    assert_eq!(raw_error(srv.local_addr(), &ack(3)).0, 4);
 
     // What the clients make of them.
     let dest = tmp.path().join("x");
-    let out = run(hpa_get(srv.addr, "missing", &dest), Duration::from_secs(10));
+    let out = run(
+        hpa_get(srv.local_addr(), "missing", &dest),
+        Duration::from_secs(10),
+    );
     let text = String::from_utf8_lossy(&out.stderr) + String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("Error code 1"), "tftp-hpa: {text}");
-    let out = run(hpa_get(srv.addr, "../b513", &dest), Duration::from_secs(10));
+    let out = run(
+        hpa_get(srv.local_addr(), "../b513", &dest),
+        Duration::from_secs(10),
+    );
     let text = String::from_utf8_lossy(&out.stderr) + String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("Error code 2"), "tftp-hpa: {text}");
 
@@ -565,7 +560,7 @@ fn errors_reach_the_clients() {
         "-m",
         "binary",
         "127.0.0.1",
-        &srv.addr.port().to_string(),
+        &srv.local_addr().port().to_string(),
         "-c",
         "put",
     ])
@@ -576,7 +571,7 @@ fn errors_reach_the_clients() {
     assert!(text.contains("Error code 2"), "tftp-hpa put: {text}");
 
     let out = run(
-        atftp_get(srv.addr, "missing", &dest, &["tsize 0"]),
+        atftp_get(srv.local_addr(), "missing", &dest, &["tsize 0"]),
         Duration::from_secs(10),
     );
     assert!(!out.status.success(), "atftp succeeded on a missing file");

@@ -3,15 +3,16 @@
 //! windowsize (RFC 7440), negotiated as RFC 2347 describes.
 //!
 //! The server knows nothing of images: it reads through [`Files`], which
-//! `isomount serve` implements over its tree (with its path rules), and
-//! [`VolumeFiles`] over one [`fs_core::Volume`].
+//! [`TreeFiles`] implements over `isomount serve`'s tree (with its path
+//! rules), and the tests' `VolumeFiles` over one [`fs_core::Volume`].
 //!
 //! * [`packet`]: the wire format, decoded with every length checked;
 //! * [`options`]: the negotiation;
 //! * [`blocks`]: a file cut into numbered blocks (octet or netascii);
 //! * [`transfer`]: one read transfer on its own UDP port (sliding window,
 //!   retransmission, block-number rollover);
-//! * [`server`]: the listening port, one thread per transfer up to a cap.
+//! * [`server`]: the listening port, one thread per transfer up to a cap;
+//! * [`tree_files`]: the files of `isomount serve`.
 //!
 //! Written by hand rather than with a crate: the one that has windowsize
 //! and a custom file source (async-tftp) reads through `AsyncRead` on an
@@ -20,15 +21,13 @@
 //! and has no bound on the transfers it runs at once. The protocol is
 //! small; threads and blocking sockets keep it plain.
 
-// `isomount serve --tftp` is wired in by the serve command; until then
-// only the tests use the module.
-#![cfg_attr(not(all(test, target_os = "linux")), allow(dead_code, unused_imports))]
-
 pub mod blocks;
 pub mod options;
 pub mod packet;
 pub mod server;
 pub mod transfer;
+pub mod tree_files;
+#[cfg(test)]
 pub mod volume_files;
 
 #[cfg(all(test, target_os = "linux"))]
@@ -39,8 +38,8 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-pub use server::{Server, StopHandle};
-pub use volume_files::VolumeFiles;
+pub use server::{Running, Server};
+pub use tree_files::TreeFiles;
 
 /// The files a server offers.
 pub trait Files: Send + Sync + 'static {

@@ -91,6 +91,16 @@ pub enum Mode {
     Netascii,
 }
 
+impl Mode {
+    /// The mode's name as requests spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Octet => "octet",
+            Mode::Netascii => "netascii",
+        }
+    }
+}
+
 /// A read or write request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request<'a> {
@@ -241,7 +251,8 @@ pub fn data_header(block: u16, out: &mut [u8; DATA_HEADER]) {
     out[2..].copy_from_slice(&block.to_be_bytes());
 }
 
-/// An ACK packet.
+/// An ACK packet; the server never sends one, the tests do.
+#[cfg(test)]
 pub fn ack(block: u16) -> [u8; 4] {
     let mut p = [0; 4];
     p[..2].copy_from_slice(&opcode::ACK.to_be_bytes());

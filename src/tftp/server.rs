@@ -35,6 +35,34 @@ pub struct Server {
     active: Active,
 }
 
+/// A server serving on its own thread ([`Server::spawn`]); dropping it
+/// stops the server and waits for it and its transfers to end.
+pub struct Running {
+    addr: SocketAddr,
+    stop: StopHandle,
+    thread: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl Running {
+    /// The address bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop.stop();
+        if let Some(t) = self.thread.take() {
+            match t.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => log::warn!("tftp: the server failed: {e}"),
+                Err(_) => log::warn!("tftp: the server's thread panicked"),
+            }
+        }
+    }
+}
+
 /// Stops a running [`Server`] from another thread.
 #[derive(Debug, Clone)]
 pub struct StopHandle(Arc<AtomicBool>);
@@ -73,6 +101,20 @@ impl Server {
     /// A handle that stops [`Server::run`].
     pub fn stop_handle(&self) -> StopHandle {
         StopHandle(Arc::clone(&self.stop))
+    }
+
+    /// Serves on a thread of its own until the [`Running`] is dropped.
+    pub fn spawn(self) -> io::Result<Running> {
+        let addr = self.local_addr()?;
+        let stop = self.stop_handle();
+        let thread = thread::Builder::new()
+            .name("tftp".into())
+            .spawn(move || self.run())?;
+        Ok(Running {
+            addr,
+            stop,
+            thread: Some(thread),
+        })
     }
 
     /// Serves until stopped, then waits for the transfers to end.
@@ -261,10 +303,10 @@ impl Job {
         };
         let negotiated = negotiate(&options, self.mode, len, &limits);
         log::info!(
-            "tftp: {}: sending {} ({len} bytes, {:?}, blksize {}, windowsize {})",
+            "tftp: {}: sending {} ({len} bytes, {}, blksize {}, windowsize {})",
             self.peer,
             self.name,
-            self.mode,
+            self.mode.name(),
             negotiated.blksize,
             negotiated.windowsize
         );
@@ -310,28 +352,10 @@ mod tests {
     }
 
     /// A running server over `files`, stopped and joined on drop.
-    struct Running {
-        addr: SocketAddr,
-        stop: StopHandle,
-        thread: Option<JoinHandle<io::Result<()>>>,
-    }
-
-    impl Drop for Running {
-        fn drop(&mut self) {
-            self.stop.stop();
-            if let Some(t) = self.thread.take() {
-                let _ = t.join();
-            }
-        }
-    }
-
     fn start(files: &[(&'static str, Vec<u8>)], opts: Options) -> Running {
         let files = MemFiles(files.iter().cloned().collect());
         let server = Server::bind("127.0.0.1:0", Arc::new(files), opts).unwrap();
-        let addr = server.local_addr().unwrap();
-        let stop = server.stop_handle();
-        let thread = Some(thread::spawn(move || server.run()));
-        Running { addr, stop, thread }
+        server.spawn().unwrap()
     }
 
     fn fast() -> Options {
@@ -430,11 +454,11 @@ mod tests {
         ];
         let srv = start(&files, fast());
         for (name, want) in &files {
-            let (oack, got) = fetch(srv.addr, name, "octet", &[]);
+            let (oack, got) = fetch(srv.local_addr(), name, "octet", &[]);
             assert!(oack.is_empty());
             assert_eq!(&got, want, "{name}");
             let (oack, got) = fetch(
-                srv.addr,
+                srv.local_addr(),
                 &format!("/{name}"),
                 "octet",
                 &[("blksize", "1428"), ("tsize", "0"), ("windowsize", "8")],
@@ -455,7 +479,7 @@ mod tests {
         let want = pattern(8 * 70_000 + 3);
         let srv = start(&[("f", want.clone())], fast());
         let (_, got) = fetch(
-            srv.addr,
+            srv.local_addr(),
             "f",
             "octet",
             &[("blksize", "8"), ("windowsize", "16")],
@@ -467,7 +491,7 @@ mod tests {
     #[test]
     fn netascii_is_converted() {
         let srv = start(&[("t", b"a\nb\rc".repeat(200))], fast());
-        let (oack, got) = fetch(srv.addr, "t", "netascii", &[("tsize", "0")]);
+        let (oack, got) = fetch(srv.local_addr(), "t", "netascii", &[("tsize", "0")]);
         assert!(oack.is_empty(), "no tsize for netascii: {oack:?}");
         assert_eq!(got, b"a\r\nb\r\0c".repeat(200));
     }
@@ -477,7 +501,7 @@ mod tests {
         let srv = start(&[("f", pattern(10))], fast());
         let s = client();
         let ask = |p: &[u8]| {
-            s.send_to(p, srv.addr).unwrap();
+            s.send_to(p, srv.local_addr()).unwrap();
             error_code(&recv(&s).0)
         };
         assert_eq!(ask(&request(opcode::RRQ, "nope", "octet", &[])).0, 1);
@@ -492,7 +516,7 @@ mod tests {
         assert_eq!(ask(b"\0\x01f\0mail\0").0, 4);
         assert_eq!(ask(b"\0\x01f\0octet\0blksize\0").0, 4);
         // An ERROR gets no answer.
-        s.send_to(&packet::error(ErrorCode::NotDefined, "x"), srv.addr)
+        s.send_to(&packet::error(ErrorCode::NotDefined, "x"), srv.local_addr())
             .unwrap();
         s.set_read_timeout(Some(Duration::from_millis(300)))
             .unwrap();
@@ -523,7 +547,7 @@ mod tests {
     fn retransmits_then_gives_up() {
         let srv = start(&[("f", pattern(2000))], fast());
         let s = client();
-        s.send_to(&request(opcode::RRQ, "f", "octet", &[]), srv.addr)
+        s.send_to(&request(opcode::RRQ, "f", "octet", &[]), srv.local_addr())
             .unwrap();
         let (_, from) = recv(&s);
         s.connect(from).unwrap();
@@ -538,7 +562,7 @@ mod tests {
     fn repeated_ack_is_not_answered_in_lock_step() {
         let srv = start(&[("f", pattern(3000))], fast());
         let s = client();
-        s.send_to(&request(opcode::RRQ, "f", "octet", &[]), srv.addr)
+        s.send_to(&request(opcode::RRQ, "f", "octet", &[]), srv.local_addr())
             .unwrap();
         let (_, from) = recv(&s);
         s.connect(from).unwrap();
@@ -556,7 +580,7 @@ mod tests {
         let s = client();
         s.send_to(
             &request(opcode::RRQ, "f", "octet", &[("windowsize", "4")]),
-            srv.addr,
+            srv.local_addr(),
         )
         .unwrap();
         let (_, from) = recv(&s);
@@ -584,16 +608,16 @@ mod tests {
         let srv = start(&[("f", pattern(2000))], opts);
         let first = client();
         first
-            .send_to(&request(opcode::RRQ, "f", "octet", &[]), srv.addr)
+            .send_to(&request(opcode::RRQ, "f", "octet", &[]), srv.local_addr())
             .unwrap();
         recv(&first);
         // The same request again (the client's retransmission) starts nothing.
         first
-            .send_to(&request(opcode::RRQ, "f", "octet", &[]), srv.addr)
+            .send_to(&request(opcode::RRQ, "f", "octet", &[]), srv.local_addr())
             .unwrap();
         let second = client();
         second
-            .send_to(&request(opcode::RRQ, "f", "octet", &[]), srv.addr)
+            .send_to(&request(opcode::RRQ, "f", "octet", &[]), srv.local_addr())
             .unwrap();
         let (code, msg) = error_code(&recv(&second).0);
         assert_eq!(code, 0);

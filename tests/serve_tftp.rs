@@ -1,0 +1,381 @@
+//! `isomount serve --tftp`: the images over TFTP beside HTTP, fetched with
+//! tftp-hpa (RFC 1350 lock-step) and atftp (blksize, tsize, windowsize)
+//! from a real `isomount serve` process, with serve's path rules; SIGTERM
+//! stops both. Expected bytes come from the tree xorriso made the image of.
+#![cfg(target_os = "linux")]
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Files of the test tree: name and length.
+const FILES: &[(&str, usize)] = &[
+    ("empty", 0),
+    ("b512", 512),
+    ("boot/pxelinux.0", 46_001),
+    ("boot/BCD", 262_144),
+    ("sources/boot.wim", (5 << 20) + 3),
+];
+
+fn content(name: &str, len: usize) -> Vec<u8> {
+    let mut x = name.bytes().fold(0xCBF2_9CE4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3)
+    });
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// A tree and its image, in a temporary directory.
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new(tag: &str) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = dir.path().join("tree");
+        for (name, len) in FILES {
+            let p = tree.join(name);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(&p, content(&format!("{tag}/{name}"), *len)).unwrap();
+        }
+        let iso = dir.path().join(format!("{tag}.iso"));
+        let o = Command::new("xorriso")
+            .args(["-as", "mkisofs", "-quiet", "-R", "-J", "-o"])
+            .arg(&iso)
+            .arg(&tree)
+            .output()
+            .unwrap_or_else(|e| panic!("xorriso (package xorriso) is needed: {e}"));
+        assert!(
+            o.status.success(),
+            "xorriso: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        Fixture { dir }
+    }
+
+    fn iso(&self) -> PathBuf {
+        let mut isos = fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "iso"));
+        isos.next().unwrap()
+    }
+
+    fn file(&self, name: &str) -> Vec<u8> {
+        fs::read(self.dir.path().join("tree").join(name)).unwrap()
+    }
+}
+
+/// `isomount serve --tftp 127.0.0.1:0`, killed on drop.
+struct Serve {
+    child: Child,
+    /// The TFTP port, from the startup lines.
+    tftp: u16,
+    /// The HTTP address.
+    http: String,
+    log: Arc<Mutex<String>>,
+}
+
+impl Serve {
+    fn start(images: &[&Path], extra: &[&str]) -> Serve {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_isomount"))
+            .arg("-v")
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0", "--tftp", "127.0.0.1:0"])
+            .args(extra)
+            .args(images)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run isomount serve");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                sink.lock().unwrap().push_str(&format!("{line}\n"));
+                if line.starts_with("isomount: serving ") {
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(());
+                    }
+                }
+            }
+        });
+        if rx.recv_timeout(Duration::from_secs(30)).is_err() {
+            let _ = child.kill();
+            panic!("serve did not start: {}", log.lock().unwrap());
+        }
+        let text = log.lock().unwrap().clone();
+        // "isomount: TFTP on 127.0.0.1:PORT ..." and "isomount: serving http://ADDR/...".
+        let after = |marker: &str| {
+            let at = text
+                .find(marker)
+                .unwrap_or_else(|| panic!("no {marker:?} in {text}"));
+            text[at + marker.len()..]
+                .split(|c: char| c == '/' || c.is_whitespace() || c == ',' || c == ';')
+                .next()
+                .unwrap()
+                .to_string()
+        };
+        let tftp = after("TFTP on ");
+        let tftp = tftp.rsplit(':').next().unwrap().parse().unwrap();
+        let http = after("http://");
+        Serve {
+            child,
+            tftp,
+            http,
+            log,
+        }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs a client with a time limit; output through files so that a chatty
+/// client never blocks on a pipe.
+fn run(mut cmd: Command, limit: Duration) -> (Output, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = fs::File::create(dir.path().join("out")).unwrap();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e} (ci/install-deps.sh installs the clients)"));
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{cmd:?} still running after {limit:?}: {}",
+                fs::read_to_string(dir.path().join("out")).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let text = fs::read_to_string(dir.path().join("out")).unwrap_or_default();
+    (
+        Output {
+            status,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+        },
+        text,
+    )
+}
+
+/// Fails, naming the package, when a client is missing or another one.
+fn require(program: &str, arg: &str, marker: &str, package: &str) {
+    let o = Command::new(program)
+        .arg(arg)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}: install {package} (ci/install-deps.sh)"));
+    let text = String::from_utf8_lossy(&o.stdout) + String::from_utf8_lossy(&o.stderr);
+    assert!(
+        text.contains(marker),
+        "{program} is not {package}'s: {text}"
+    );
+}
+
+fn hpa(port: u16, args: &[&str]) -> Command {
+    require("tftp", "-V", "tftp-hpa", "tftp-hpa");
+    let mut c = Command::new("tftp");
+    c.args(["-m", "binary", "127.0.0.1", &port.to_string(), "-c"])
+        .args(args);
+    c
+}
+
+fn atftp(port: u16, name: &str, dest: &Path, options: &[&str]) -> Command {
+    require("atftp", "--version", "atftp", "atftp");
+    let mut c = Command::new("atftp");
+    for o in options {
+        c.args(["--option", o]);
+    }
+    c.args(["--tftp-timeout", "1", "-g", "-r", name, "-l"])
+        .arg(dest)
+        .args(["127.0.0.1", &port.to_string()]);
+    c
+}
+
+fn assert_same(what: &str, (out, text): &(Output, String), dest: &Path, want: &[u8]) {
+    assert!(out.status.success(), "{what}: {:?}: {text}", out.status);
+    let got = fs::read(dest).unwrap_or_else(|e| panic!("{what}: {e}: {text}"));
+    assert!(
+        got == want,
+        "{what}: {} bytes, {} expected; {text}",
+        got.len(),
+        want.len()
+    );
+}
+
+#[test]
+fn tftp_beside_http_with_both_clients() {
+    let fx = Fixture::new("one");
+    let srv = Serve::start(&[&fx.iso()], &[]);
+    let tmp = tempfile::tempdir().unwrap();
+    for (i, (name, _)) in FILES.iter().enumerate() {
+        let want = fx.file(name);
+        let dest = tmp.path().join(format!("h{i}"));
+        let d = dest.to_str().unwrap();
+        let r = run(hpa(srv.tftp, &["get", name, d]), Duration::from_secs(60));
+        assert_same(&format!("tftp-hpa {name}"), &r, &dest, &want);
+        let dest = tmp.path().join(format!("a{i}"));
+        let r = run(
+            atftp(
+                srv.tftp,
+                &format!("/{name}"),
+                &dest,
+                &["blksize 1428", "tsize 0", "windowsize 8"],
+            ),
+            Duration::from_secs(60),
+        );
+        assert_same(&format!("atftp {name}"), &r, &dest, &want);
+    }
+    // HTTP answers at the same time.
+    let o = Command::new("curl")
+        .args(["-sf", &format!("http://{}/boot/BCD", srv.http)])
+        .output()
+        .expect("curl (package curl)");
+    assert!(o.status.success());
+    assert!(o.stdout == fx.file("boot/BCD"));
+    assert!(
+        srv.log().contains("tftp: "),
+        "transfers are logged at -v: {}",
+        srv.log()
+    );
+}
+
+#[test]
+fn ignore_case_backslashes_and_several_images() {
+    let a = Fixture::new("a");
+    let b = Fixture::new("b");
+    let srv = Serve::start(&[&a.iso(), &b.iso()], &["--ignore-case"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let cases = [
+        ("a/boot/BCD", &a, "boot/BCD"),
+        ("/B/BOOT/bcd", &b, "boot/BCD"),
+        ("\\a\\Boot\\PXELINUX.0", &a, "boot/pxelinux.0"),
+        ("b\\sources\\boot.wim", &b, "sources/boot.wim"),
+    ];
+    for (i, (asked, fx, name)) in cases.into_iter().enumerate() {
+        let dest = tmp.path().join(i.to_string());
+        let r = run(
+            atftp(srv.tftp, asked, &dest, &["blksize 1024"]),
+            Duration::from_secs(60),
+        );
+        assert_same(&format!("atftp {asked}"), &r, &dest, &fx.file(name));
+    }
+}
+
+#[test]
+fn errors_reach_the_clients() {
+    let fx = Fixture::new("err");
+    let srv = Serve::start(&[&fx.iso()], &[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dest = tmp.path().join("x");
+    let d = dest.to_str().unwrap();
+    for (name, code) in [
+        ("missing", "Error code 1"),
+        ("../b512", "Error code 2"),
+        ("boot", "Error code 2"),
+        // Without --ignore-case a backslash is part of a name.
+        ("boot\\BCD", "Error code 1"),
+    ] {
+        let (_, text) = run(hpa(srv.tftp, &["get", name, d]), Duration::from_secs(20));
+        assert!(text.contains(code), "get {name}: {text}");
+    }
+    let local = tmp.path().join("up");
+    fs::write(&local, b"data").unwrap();
+    let (_, text) = run(
+        hpa(srv.tftp, &["put", local.to_str().unwrap(), "up"]),
+        Duration::from_secs(20),
+    );
+    assert!(text.contains("Error code 2"), "put: {text}");
+    let (out, text) = run(
+        atftp(srv.tftp, "missing", &dest, &["tsize 0"]),
+        Duration::from_secs(20),
+    );
+    assert!(
+        !out.status.success() && text.contains("File not found"),
+        "atftp: {text}"
+    );
+}
+
+#[test]
+fn sigterm_stops_with_a_transfer_stalled() {
+    let fx = Fixture::new("stop");
+    let mut srv = Serve::start(&[&fx.iso()], &[]);
+    // A read request never acknowledged: the transfer waits and resends.
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut rrq = vec![0, 1];
+    rrq.extend_from_slice(b"sources/boot.wim\0octet\0");
+    s.send_to(&rrq, ("127.0.0.1", srv.tftp)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0; 600];
+    let (n, _) = s.recv_from(&mut buf).expect("DATA 1");
+    assert_eq!(&buf[..4], &[0, 3, 0, 1], "{:?}", &buf[..n.min(8)]);
+    let o = Command::new("kill")
+        .args(["-TERM", &srv.child.id().to_string()])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(st) = srv.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "still running 5 s after SIGTERM: {}",
+            srv.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}: {}", srv.log());
+}
+
+#[test]
+fn a_taken_tftp_port_is_a_clear_error() {
+    let fx = Fixture::new("busy");
+    let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let o = Command::new(env!("CARGO_BIN_EXE_isomount"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--tftp", &addr])
+        .arg(fx.iso())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(err.contains(&addr) && err.contains("TFTP"), "{err}");
+}
