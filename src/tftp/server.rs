@@ -55,9 +55,9 @@ impl Drop for Running {
         self.stop.stop();
         if let Some(t) = self.thread.take() {
             match t.join() {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => log::warn!("tftp: the server failed: {e}"),
-                Err(_) => log::warn!("tftp: the server's thread panicked"),
+                // A failure was logged when it happened.
+                Ok(_) => {}
+                Err(_) => log::error!("tftp: the server's thread panicked"),
             }
         }
     }
@@ -107,9 +107,13 @@ impl Server {
     pub fn spawn(self) -> io::Result<Running> {
         let addr = self.local_addr()?;
         let stop = self.stop_handle();
-        let thread = thread::Builder::new()
-            .name("tftp".into())
-            .spawn(move || self.run())?;
+        let thread = thread::Builder::new().name("tftp".into()).spawn(move || {
+            let r = self.run();
+            if let Err(e) = &r {
+                log::error!("tftp: the server on {addr} stopped: {e}");
+            }
+            r
+        })?;
         Ok(Running {
             addr,
             stop,
