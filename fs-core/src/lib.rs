@@ -153,6 +153,7 @@
 //!   El Torito boot catalogs.
 //! * [`udf`]: ECMA-167 / OSTA UDF.
 //! * [`views`]: which tree of an image is shown, and how the trees compare.
+//! * [`verify`]: checking every structure of an image (`isomount verify`).
 //! * [`Volume`]: the one API the backends and the CLI use: lazily listed
 //!   directories indexed by name, stable node ids, reads at any offset.
 //!
@@ -202,6 +203,7 @@ pub mod iso9660;
 pub mod node;
 pub mod source;
 pub mod udf;
+pub mod verify;
 pub mod views;
 pub mod volume;
 

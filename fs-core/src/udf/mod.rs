@@ -22,6 +22,7 @@
 
 pub(crate) mod alloc;
 pub(crate) mod anchor;
+pub(crate) mod check;
 mod cs0;
 pub(crate) mod disk;
 pub(crate) mod fid;

@@ -1,0 +1,284 @@
+//! Checking the ISO 9660 trees for `verify` (ECMA-119 6.8, 9.1; Joliet;
+//! RRIP 4.1.5 relocations; zisofs).
+//!
+//! Each tree (the primary one, with Rock Ridge when present, and the
+//! Joliet one) is walked in full: every directory must parse, every extent
+//! must lie inside the image, a directory must not be met twice (a loop
+//! through a bad extent location or a Rock Ridge CL entry), and no two
+//! extents may partly overlap. Files sharing one extent exactly are
+//! allowed (hard links, deduplicated content); a file overlapping a
+//! directory, or two extents overlapping in part, are not. zisofs files
+//! have their header and block pointer table checked.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use crate::error::Error;
+use crate::format::{Format, NodeInfo, View};
+use crate::node::{Extent, FileType};
+use crate::source::ReadAt;
+use crate::verify::Report;
+
+use super::{IsoOptions, open_with};
+
+/// Deepest directory nesting walked (ECMA-119 6.8.2.1 allows 8; Rock
+/// Ridge relocation lifts that, not without bound).
+const MAX_DEPTH: usize = 1024;
+/// Overlaps reported by name per tree; the rest are counted.
+const NAMED_OVERLAPS: usize = 20;
+
+/// What the ISO 9660 side holds, for the rest of the check.
+#[derive(Debug, Default)]
+pub(crate) struct IsoSide {
+    /// There are ISO 9660 volume descriptors, whether or not they read.
+    pub recognised: bool,
+    /// Its views, richest first.
+    pub views: Vec<View>,
+}
+
+/// Checks the ISO 9660 side of `src` (the logical image, through the cache).
+pub(crate) fn run(src: &Arc<dyn ReadAt>, report: &mut Report) -> IsoSide {
+    let opts = IsoOptions {
+        session: None,
+        boot_dir: false,
+    };
+    let info = match open_with(Arc::clone(src), None, &opts) {
+        Ok((_, info)) => info,
+        Err(Error::NotRecognized(_)) => return IsoSide::default(),
+        Err(e) => {
+            report.error(&e, "primary volume descriptor", None);
+            return IsoSide {
+                recognised: true,
+                views: Vec::new(),
+            };
+        }
+    };
+    report.counters.descriptors += count_descriptors(&**src);
+    let declared = info
+        .volume_blocks
+        .saturating_mul(u64::from(info.block_size));
+    if declared > src.len() {
+        report.problem(
+            "primary volume descriptor",
+            Some(16),
+            None,
+            format!(
+                "the volume declares {} blocks ({declared} bytes); the image holds {} bytes",
+                info.volume_blocks,
+                src.len()
+            ),
+        );
+    }
+    // The primary tree once (with Rock Ridge when it has it), and Joliet's.
+    let trees = info
+        .views
+        .iter()
+        .copied()
+        .filter(|v| *v != View::Iso9660 || !info.views.contains(&View::RockRidge));
+    for view in trees {
+        report.checked.push(format!("ISO 9660 tree ({view})"));
+        match open_with(Arc::clone(src), Some(view), &opts) {
+            Ok((fs, _)) => walk(&*fs, view, &**src, report),
+            Err(e) => report.error(&e, "volume descriptor", None),
+        }
+    }
+    IsoSide {
+        recognised: true,
+        views: info.views,
+    }
+}
+
+/// Volume descriptors from sector 16 up to the set terminator (ECMA-119 8.3).
+fn count_descriptors(src: &dyn ReadAt) -> u64 {
+    let mut n = 0;
+    let mut buf = [0u8; 7];
+    for sector in 16u64..16 + 64 {
+        if src.read_exact_at(sector * 2048, &mut buf).is_err() || buf.get(1..6) != Some(b"CD001") {
+            break;
+        }
+        n += 1;
+        if buf.first() == Some(&255) {
+            break;
+        }
+    }
+    n
+}
+
+/// One recorded extent of a node, for the overlap check.
+struct Span {
+    start: u64,
+    end: u64,
+    dir: bool,
+    /// Index into the walk's paths.
+    path: usize,
+}
+
+/// Walks one tree; see the module documentation for what is checked.
+fn walk(fs: &dyn Format, view: View, src: &dyn ReadAt, report: &mut Report) {
+    let image_len = src.len();
+    let root = match fs.root() {
+        Ok(r) => r,
+        Err(e) => return report.error(&e, "root directory", Some("/")),
+    };
+    let mut paths: Vec<String> = vec!["/".into()];
+    let mut spans: Vec<Span> = Vec::new();
+    let mut visited: HashSet<u64> = HashSet::new();
+    record(&root, 0, true, image_len, &mut spans, report, "/");
+    if let Some(s) = first_start(&root) {
+        visited.insert(s);
+    }
+    let mut stack: Vec<(NodeInfo, usize, usize)> = vec![(root, 0, 0)];
+    while let Some((dir, path_at, depth)) = stack.pop() {
+        report.counters.directories += 1;
+        let dir_path = paths.get(path_at).cloned().unwrap_or_default();
+        let listing = match fs.read_dir(&dir) {
+            Ok(l) => l,
+            Err(e) => {
+                report.error(&e, "directory", Some(&dir_path));
+                continue;
+            }
+        };
+        for e in &listing.problems {
+            report.error(e, "directory record", Some(&dir_path));
+        }
+        for (name, node) in listing.entries {
+            report.counters.directory_records += 1;
+            let path = if dir_path == "/" {
+                format!("/{name}")
+            } else {
+                format!("{dir_path}/{name}")
+            };
+            let is_dir = node.attr.kind == FileType::Directory;
+            let at = paths.len();
+            record(&node, at, is_dir, image_len, &mut spans, report, &path);
+            if let Some(d) = node.data.decoder() {
+                match d.check(src) {
+                    Ok(_) => report.counters.zisofs_files += 1,
+                    Err(e) => report.error(&e, "zisofs file", Some(&path)),
+                }
+            }
+            if is_dir {
+                let start = first_start(&node);
+                if start.is_some_and(|s| !visited.insert(s)) {
+                    report.problem(
+                        "directory record",
+                        start.map(|s| s / 2048),
+                        Some(&path),
+                        "names a directory already in the tree (a loop)",
+                    );
+                } else if depth >= MAX_DEPTH {
+                    report.problem(
+                        "directory record",
+                        start.map(|s| s / 2048),
+                        Some(&path),
+                        format!("nested more than {MAX_DEPTH} deep"),
+                    );
+                } else {
+                    stack.push((node, at, depth + 1));
+                }
+            }
+            paths.push(path);
+        }
+    }
+    overlaps(view, spans, &paths, report);
+}
+
+fn first_start(node: &NodeInfo) -> Option<u64> {
+    node.data.extents().iter().find_map(|e| match *e {
+        Extent::Recorded { start, .. } => Some(start),
+        Extent::Zero { .. } => None,
+    })
+}
+
+/// Checks a node's extents against the image's end and keeps them for the
+/// overlap check. A file's problem names the sector of its directory
+/// record (its id), a directory's that of its extent.
+fn record(
+    node: &NodeInfo,
+    path_at: usize,
+    dir: bool,
+    image_len: u64,
+    spans: &mut Vec<Span>,
+    report: &mut Report,
+    path: &str,
+) {
+    for e in node.data.extents() {
+        let Extent::Recorded { start, len } = *e else {
+            continue;
+        };
+        report.counters.extents += 1;
+        let end = start.saturating_add(len);
+        if end > image_len {
+            let sector = if dir { start / 2048 } else { node.id.0 / 2048 };
+            report.problem(
+                "directory record",
+                Some(sector),
+                Some(path),
+                format!(
+                    "its extent at sector {} ({len} bytes) runs past the end of the image ({image_len} bytes)",
+                    start / 2048
+                ),
+            );
+            continue;
+        }
+        spans.push(Span {
+            start,
+            end,
+            dir,
+            path: path_at,
+        });
+    }
+}
+
+/// Extents that overlap in part, or a file's that overlaps a directory's.
+fn overlaps(view: View, mut spans: Vec<Span>, paths: &[String], report: &mut Report) {
+    spans.sort_unstable_by_key(|s| (s.start, s.end));
+    let mut found = 0usize;
+    // The span reaching furthest so far.
+    let mut reach: Option<usize> = None;
+    for i in 0..spans.len() {
+        let Some(cur) = spans.get(i) else { break };
+        if let Some(prev) = reach.and_then(|r| spans.get(r)) {
+            let shared = !cur.dir && !prev.dir && cur.start == prev.start && cur.end == prev.end;
+            let same_dir = cur.dir && prev.dir && cur.start == prev.start;
+            if cur.start < prev.end && !shared && !same_dir {
+                found += 1;
+                if found <= NAMED_OVERLAPS {
+                    let name = |s: &Span| paths.get(s.path).map_or("?", String::as_str).to_string();
+                    report.problem(
+                        "directory record",
+                        Some(cur.start / 2048),
+                        Some(&name(cur)),
+                        format!(
+                            "its {} (bytes {}..{}) overlaps the {} of {} (bytes {}..{}) in the {view} tree",
+                            if cur.dir { "directory extent" } else { "extent" },
+                            cur.start,
+                            cur.end,
+                            if prev.dir { "directory extent" } else { "extent" },
+                            name(prev),
+                            prev.start,
+                            prev.end
+                        ),
+                    );
+                }
+            }
+        }
+        if reach
+            .and_then(|r| spans.get(r))
+            .is_none_or(|p| cur.end > p.end)
+        {
+            reach = Some(i);
+        }
+    }
+    if found > NAMED_OVERLAPS {
+        report.problem(
+            "directory record",
+            None,
+            None,
+            format!(
+                "{} more overlapping extents in the {view} tree",
+                found - NAMED_OVERLAPS
+            ),
+        );
+    }
+}
