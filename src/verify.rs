@@ -74,8 +74,7 @@ pub fn run(args: &ImageArgs, image: &Path, expect: Option<&str>, json: bool) -> 
     let mut out = io::stdout().lock();
     if json {
         let doc = to_json(&shown, &report, &lists, image_sha256.as_deref());
-        serde_json::to_writer_pretty(&mut out, &doc).context("cannot write to standard output")?;
-        writeln!(out).context("cannot write to standard output")?;
+        writeln!(out, "{doc}").context("cannot write to standard output")?;
     } else {
         write_text(&mut out, &shown, &report, &lists, image_sha256.as_deref())
             .context("cannot write to standard output")?;
