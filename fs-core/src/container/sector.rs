@@ -453,6 +453,51 @@ mod tests {
         assert_eq!(edc(b"123456789"), 0x6EC2_EDC4);
     }
 
+    /// GF(2^8) product with the field polynomial of ECMA-130 annex A.
+    fn gf_mul(mut a: u8, mut b: u8) -> u8 {
+        let mut p = 0u8;
+        while b != 0 {
+            if b & 1 != 0 {
+                p ^= a;
+            }
+            a = (a << 1) ^ if a & 0x80 != 0 { 0x1D } else { 0 };
+            b >>= 1;
+        }
+        p
+    }
+
+    /// The two syndromes of a code word `c` under the parity check matrix
+    /// of ECMA-130 annex A: [1 1 ... 1] and [a^(n-1) ... a 1].
+    fn syndromes(c: &[u8]) -> (u8, u8) {
+        let s0 = c.iter().fold(0, |s, &x| s ^ x);
+        let s1 = c.iter().fold(0u8, |s, &x| gf_mul(s, 2) ^ x);
+        (s0, s1)
+    }
+
+    #[test]
+    fn ecc_code_words_have_zero_syndromes() {
+        // Checked against the definition of the code, not the generator:
+        // every P column (24 symbols + 2 parity, stride 86) and every Q
+        // diagonal (43 + 2, stride 88 modulo 2236) is a code word.
+        let mut user = [0u8; 2048];
+        for (i, b) in user.iter_mut().enumerate() {
+            *b = (i * 97 % 253) as u8 ^ 0x5A;
+        }
+        let s = mode1_sector(&user);
+        let v = &s[12..];
+        for m in 0..86 {
+            let c: Vec<u8> = (0..26).map(|k| v[m + 86 * k]).collect();
+            assert_eq!(syndromes(&c), (0, 0), "P column {m}");
+        }
+        for m in 0..52 {
+            let start = (m >> 1) * 86 + (m & 1);
+            let mut c: Vec<u8> = (0..43).map(|k| v[(start + 88 * k) % 2236]).collect();
+            c.push(v[2236 + m]);
+            c.push(v[2236 + 52 + m]);
+            assert_eq!(syndromes(&c), (0, 0), "Q diagonal {m}");
+        }
+    }
+
     #[test]
     fn sectors_check_and_damage_is_found() {
         let mut user = [0u8; 2048];
