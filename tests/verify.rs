@@ -497,3 +497,39 @@ fn udf_fix_tag_is_what_a_writer_would_do() {
     });
     assert_clean(&fixed, &[]);
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_remote_image_is_verified_through_its_source() {
+    let n = common::servers::Nginx::start();
+    let src = fixtures().join("rr.iso");
+    fs::copy(&src, n.root().join("rr.iso")).unwrap();
+    let out = Command::new("sha256sum").arg(&src).output().unwrap();
+    let digest = String::from_utf8_lossy(&out.stdout)[..64].to_string();
+    let url = n.url("rr.iso");
+    let verify = |expect: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_isomount"))
+            .args([
+                "--no-disk-cache",
+                "verify",
+                "--json",
+                "--expect",
+                expect,
+                &url,
+            ])
+            .env("RUST_LOG", "warn")
+            .env("XDG_CACHE_HOME", "/nonexistent-isomount-test-cache")
+            .output()
+            .unwrap();
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (out.status.code(), doc)
+    };
+    let (code, doc) = verify(&digest);
+    assert_eq!(code, Some(0), "{doc:#}");
+    assert_eq!(doc["image_sha256"], digest);
+    // The whole object went through the source for the digest.
+    assert!(n.bytes_for("/rr.iso") >= fs::metadata(&src).unwrap().len());
+    let (code, doc) = verify(&"f".repeat(64));
+    assert_eq!(code, Some(1), "{doc:#}");
+    assert_eq!(doc["problems"][0]["structure"], "image");
+}
