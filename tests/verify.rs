@@ -533,3 +533,56 @@ fn a_remote_image_is_verified_through_its_source() {
     assert_eq!(code, Some(1), "{doc:#}");
     assert_eq!(doc["problems"][0]["structure"], "image");
 }
+
+#[test]
+fn hostile_images_are_problems_never_crashes_or_hangs() {
+    // ci/hostile.py: one structure damaged per image (cases.json says which).
+    let tmp = tempfile::tempdir().unwrap();
+    run(Command::new("python3")
+        .arg(common::repo().join("ci/hostile.py"))
+        .arg(tmp.path()));
+    let cases: Value =
+        serde_json::from_str(&fs::read_to_string(tmp.path().join("cases.json")).unwrap()).unwrap();
+    // Damage that breaks no rule verify checks: names, a record length 0
+    // (padding to the sector's end, ECMA-119 6.8.1.1), files sharing bytes.
+    let legal = ["evil", "long_name", "names", "overlap", "reclen0"];
+    for base in ["base.iso", "deep.iso", "udf.img"] {
+        assert_clean(&tmp.path().join(base), &[]);
+    }
+    for (name, case) in cases.as_object().unwrap() {
+        let ext = if name.starts_with("udf") {
+            "img"
+        } else {
+            "iso"
+        };
+        let img = tmp.path().join(format!("{name}.{ext}"));
+        let out = Command::new("timeout")
+            .args(["60", env!("CARGO_BIN_EXE_isomount"), "verify", "--json"])
+            .arg(&img)
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap();
+        let code = out.status.code();
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        let want = if legal.contains(&name.as_str()) { 0 } else { 1 };
+        assert_eq!(
+            code,
+            Some(want),
+            "{name} ({}): {doc:#}\n{}",
+            case["what"],
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if want == 1 {
+            let p = &doc["problems"][0];
+            assert!(p["sector"].is_u64() && p["path"].is_string(), "{name}: {p}");
+        }
+    }
+    // A partial overlap of two files is a note.
+    let doc = assert_clean(&tmp.path().join("overlap.iso"), &[]);
+    assert!(
+        doc["notes"]
+            .to_string()
+            .contains("overlap another file's in part"),
+        "{doc:#}"
+    );
+}

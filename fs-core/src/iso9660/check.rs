@@ -4,11 +4,12 @@
 //! Each tree (the primary one, with Rock Ridge when present, and the
 //! Joliet one) is walked in full: every directory must parse, every extent
 //! must lie inside the image, a directory must not be met twice (a loop
-//! through a bad extent location or a Rock Ridge CL entry), and no two
-//! extents may partly overlap. Files sharing one extent exactly are
-//! allowed (hard links, deduplicated content); a file overlapping a
-//! directory, or two extents overlapping in part, are not. zisofs files
-//! have their header and block pointer table checked.
+//! through a bad extent location or a Rock Ridge CL entry), and a
+//! directory's extent must not overlap another directory's or a file's.
+//! Files may share recorded bytes (ECMA-119 does not forbid it; writers
+//! share one extent between hard links or equal files): a partial overlap
+//! of two files is only noted. zisofs files have their header and block
+//! pointer table checked.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -22,8 +23,9 @@ use crate::verify::Report;
 use super::{IsoOptions, open_with};
 
 /// Deepest directory nesting walked (ECMA-119 6.8.2.1 allows 8; Rock
-/// Ridge relocation lifts that, not without bound).
-const MAX_DEPTH: usize = 1024;
+/// Ridge relocation lifts that: xorriso writes chains of thousands, and a
+/// path of 4,096 components is already past Linux's PATH_MAX).
+const MAX_DEPTH: usize = 4096;
 /// Overlaps reported by name per tree; the rest are counted.
 const NAMED_OVERLAPS: usize = 20;
 
@@ -230,31 +232,37 @@ fn record(
     }
 }
 
-/// Extents that overlap in part, or a file's that overlaps a directory's.
+/// A directory's extent overlapping another directory's or a file's
+/// (a problem), and files overlapping in part (a note).
 fn overlaps(view: View, mut spans: Vec<Span>, paths: &[String], report: &mut Report) {
     spans.sort_unstable_by_key(|s| (s.start, s.end));
     let mut found = 0usize;
-    // The span reaching furthest so far.
+    let mut partial_files = 0usize;
+    // The span reaching furthest so far, and the directory reaching furthest.
     let mut reach: Option<usize> = None;
+    let mut dir_reach: Option<usize> = None;
+    let name = |s: &Span| paths.get(s.path).map_or("?", String::as_str).to_string();
     for i in 0..spans.len() {
         let Some(cur) = spans.get(i) else { break };
-        if let Some(prev) = reach.and_then(|r| spans.get(r)) {
-            let shared = !cur.dir && !prev.dir && cur.start == prev.start && cur.end == prev.end;
+        // Against the directory reaching furthest (any span against it),
+        // or for a directory, against whatever reaches furthest.
+        let against = if cur.dir { reach } else { dir_reach };
+        if let Some(prev) = against.and_then(|r| spans.get(r)) {
             let same_dir = cur.dir && prev.dir && cur.start == prev.start;
-            if cur.start < prev.end && !shared && !same_dir {
+            if cur.start < prev.end && !same_dir && (cur.dir || prev.dir) {
                 found += 1;
                 if found <= NAMED_OVERLAPS {
-                    let name = |s: &Span| paths.get(s.path).map_or("?", String::as_str).to_string();
+                    let what = |s: &Span| if s.dir { "directory extent" } else { "extent" };
                     report.problem(
                         "directory record",
                         Some(cur.start / 2048),
                         Some(&name(cur)),
                         format!(
                             "its {} (bytes {}..{}) overlaps the {} of {} (bytes {}..{}) in the {view} tree",
-                            if cur.dir { "directory extent" } else { "extent" },
+                            what(cur),
                             cur.start,
                             cur.end,
-                            if prev.dir { "directory extent" } else { "extent" },
+                            what(prev),
                             name(prev),
                             prev.start,
                             prev.end
@@ -263,11 +271,24 @@ fn overlaps(view: View, mut spans: Vec<Span>, paths: &[String], report: &mut Rep
                 }
             }
         }
+        if let Some(prev) = reach.and_then(|r| spans.get(r)) {
+            let exact = cur.start == prev.start && cur.end == prev.end;
+            if !cur.dir && !prev.dir && cur.start < prev.end && !exact {
+                partial_files += 1;
+            }
+        }
         if reach
             .and_then(|r| spans.get(r))
             .is_none_or(|p| cur.end > p.end)
         {
             reach = Some(i);
+        }
+        if cur.dir
+            && dir_reach
+                .and_then(|r| spans.get(r))
+                .is_none_or(|p| cur.end > p.end)
+        {
+            dir_reach = Some(i);
         }
     }
     if found > NAMED_OVERLAPS {
@@ -276,9 +297,66 @@ fn overlaps(view: View, mut spans: Vec<Span>, paths: &[String], report: &mut Rep
             None,
             None,
             format!(
-                "{} more overlapping extents in the {view} tree",
+                "{} more overlapping directory extents in the {view} tree",
                 found - NAMED_OVERLAPS
             ),
         );
+    }
+    if partial_files > 0 {
+        report.note(format!(
+            "{partial_files} file extent(s) in the {view} tree overlap another file's in part \
+             (legal, but no usual writer does it)"
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(start: u64, len: u64, dir: bool, path: usize) -> Span {
+        Span {
+            start,
+            end: start + len,
+            dir,
+            path,
+        }
+    }
+
+    fn run_overlaps(spans: Vec<Span>) -> Report {
+        let paths: Vec<String> = ["/", "/d", "/a", "/b", "/c"].map(String::from).to_vec();
+        let mut r = Report::default();
+        overlaps(View::RockRidge, spans, &paths, &mut r);
+        r
+    }
+
+    #[test]
+    fn directories_must_not_overlap_anything_files_may_share() {
+        // Hard links (one extent twice) and a file inside another: no problem.
+        let r = run_overlaps(vec![
+            span(0, 2048, true, 0),
+            span(4096, 4096, false, 2),
+            span(4096, 4096, false, 3),
+            span(6144, 100, false, 4),
+        ]);
+        assert!(r.ok(), "{:?}", r.problems);
+        assert_eq!(r.notes.len(), 1, "{:?}", r.notes);
+        // A file inside a directory's extent.
+        let r = run_overlaps(vec![span(0, 4096, true, 0), span(2048, 10, false, 2)]);
+        assert_eq!(r.problems.len(), 1);
+        assert_eq!(r.problems[0].path.as_deref(), Some("/a"));
+        assert!(
+            r.problems[0]
+                .message
+                .contains("overlaps the directory extent of /")
+        );
+        // A directory inside a file's extent, found after a long file.
+        let r = run_overlaps(vec![
+            span(0, 2048, true, 0),
+            span(8192, 65536, false, 2),
+            span(10240, 2048, true, 1),
+        ]);
+        assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+        assert_eq!(r.problems[0].path.as_deref(), Some("/d"));
     }
 }

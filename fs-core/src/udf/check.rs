@@ -32,7 +32,7 @@ use super::{fid, file_set, recognition, vds};
 /// Most descriptors read in one sequence (as the reader's own bound).
 const MAX_SEQUENCE: u64 = 4096;
 /// Deepest directory nesting walked.
-const MAX_DEPTH: usize = 1024;
+const MAX_DEPTH: usize = 4096;
 /// Bytes of the metadata file compared per read.
 const COMPARE_CHUNK: u64 = 1 << 20;
 

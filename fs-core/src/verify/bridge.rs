@@ -18,7 +18,7 @@ use crate::source::ReadAt;
 use super::{Progress, Report};
 
 /// Deepest directory nesting compared.
-const MAX_DEPTH: usize = 1024;
+const MAX_DEPTH: usize = 4096;
 /// Bytes compared per read when two extents differ.
 const CHUNK: u64 = 1 << 20;
 /// Largest size ISO 9660 records in one directory record (ECMA-119 9.1.4).

@@ -122,7 +122,8 @@ impl Report {
         self.problems.is_empty() && self.problems_omitted == 0
     }
 
-    /// Adds a problem.
+    /// Adds a problem (once: a structure read again on another path is
+    /// not a second problem).
     pub fn problem(
         &mut self,
         structure: &'static str,
@@ -130,16 +131,20 @@ impl Report {
         path: Option<&str>,
         message: impl Into<String>,
     ) {
-        if self.problems.len() >= MAX_PROBLEMS {
-            self.problems_omitted += 1;
-            return;
-        }
-        self.problems.push(Problem {
+        let p = Problem {
             structure,
             sector,
             path: path.map(str::to_string),
             message: message.into(),
-        });
+        };
+        if self.problems.contains(&p) {
+            return;
+        }
+        if self.problems.len() >= MAX_PROBLEMS {
+            self.problems_omitted += 1;
+            return;
+        }
+        self.problems.push(p);
     }
 
     /// Adds an error of a reader as a problem: a corrupt or truncated
@@ -327,8 +332,11 @@ mod tests {
             r.problems[0].to_string(),
             "file entry at sector 300 (/a): bad CRC"
         );
-        for _ in 0..MAX_PROBLEMS + 5 {
-            r.problem("raw sector", Some(1), None, "bad");
+        r.problem("raw sector", Some(0), None, "bad");
+        r.problem("raw sector", Some(0), None, "bad");
+        assert_eq!(r.problems.len(), 2, "the same problem twice is one");
+        for n in 1..MAX_PROBLEMS + 5 {
+            r.problem("raw sector", Some(n as u64), None, "bad");
         }
         assert_eq!(r.problems.len(), MAX_PROBLEMS);
         assert_eq!(r.problems_omitted, 6);
