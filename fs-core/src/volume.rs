@@ -717,7 +717,7 @@ impl Volume {
             };
             match extent {
                 Extent::Zero { .. } => out.fill(0),
-                Extent::Recorded { start, .. } => {
+                Extent::Recorded { start, len } => {
                     let at = start.saturating_add(within);
                     if at.saturating_add(n as u64) > self.data.len() {
                         return Err(Error::Truncated {
@@ -726,8 +726,9 @@ impl Volume {
                             image_len: self.data.len(),
                         });
                     }
+                    // The extent's end bounds a remote source's read-ahead.
                     self.data
-                        .read_exact_at(at, out)
+                        .read_exact_at_until(at, out, start.saturating_add(len))
                         .map_err(|e| Error::io(at, n, e))?;
                 }
             }

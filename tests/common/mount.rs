@@ -40,11 +40,18 @@ impl Mount {
     /// `isomount [EXTRA...] mount IMAGE MNT` in a fresh temporary directory;
     /// `mount` returns only once the mount is ready, which is checked.
     pub fn new(image: &Path, extra: &[&str]) -> Mount {
+        Mount::with_options(image, extra, &[])
+    }
+
+    /// [`Mount::new`] with `mount`'s own options after the mount point
+    /// (`-o allow_other`, ...).
+    pub fn with_options(image: &Path, extra: &[&str], options: &[&str]) -> Mount {
         let dir = tempfile::tempdir().unwrap();
         let mnt = dir.path().join("mnt");
         fs::create_dir(&mnt).unwrap();
         let mut args: Vec<&OsStr> = extra.iter().map(OsStr::new).collect();
         args.extend([OsStr::new("mount"), image.as_os_str(), mnt.as_os_str()]);
+        args.extend(options.iter().map(OsStr::new));
         let out = isomount(&args);
         assert!(
             out.status.success(),

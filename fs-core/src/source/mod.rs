@@ -29,11 +29,25 @@ pub trait ReadAt: Send + Sync {
         self.len() == 0
     }
 
+    /// [`ReadAt::read_at`] with advice: the reader will not go on past byte
+    /// `end` of the source in this stream (the end of the file it reads), so
+    /// a source that reads ahead need not fetch beyond it. Only a hint: the
+    /// bytes returned are the same. The default ignores it.
+    fn read_at_until(&self, offset: u64, buf: &mut [u8], end: u64) -> io::Result<usize> {
+        let _ = end;
+        self.read_at(offset, buf)
+    }
+
     /// Reads exactly `buf.len()` bytes at `offset`, retrying short reads.
     /// Fails with `UnexpectedEof` if the source ends first.
-    fn read_exact_at(&self, mut offset: u64, mut buf: &mut [u8]) -> io::Result<()> {
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        self.read_exact_at_until(offset, buf, u64::MAX)
+    }
+
+    /// [`ReadAt::read_exact_at`] with [`ReadAt::read_at_until`]'s advice.
+    fn read_exact_at_until(&self, mut offset: u64, mut buf: &mut [u8], end: u64) -> io::Result<()> {
         while !buf.is_empty() {
-            match self.read_at(offset, buf) {
+            match self.read_at_until(offset, buf, end) {
                 Ok(0) => {
                     return Err(io::Error::new(
                         io::ErrorKind::UnexpectedEof,
@@ -71,6 +85,9 @@ impl<T: ReadAt + ?Sized> ReadAt for std::sync::Arc<T> {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
         (**self).read_at(offset, buf)
     }
+    fn read_at_until(&self, offset: u64, buf: &mut [u8], end: u64) -> io::Result<usize> {
+        (**self).read_at_until(offset, buf, end)
+    }
     fn len(&self) -> u64 {
         (**self).len()
     }
@@ -79,6 +96,9 @@ impl<T: ReadAt + ?Sized> ReadAt for std::sync::Arc<T> {
 impl<T: ReadAt + ?Sized> ReadAt for Box<T> {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
         (**self).read_at(offset, buf)
+    }
+    fn read_at_until(&self, offset: u64, buf: &mut [u8], end: u64) -> io::Result<usize> {
+        (**self).read_at_until(offset, buf, end)
     }
     fn len(&self) -> u64 {
         (**self).len()
@@ -106,6 +126,40 @@ mod tests {
         let mut b = [0u8; 8];
         let e = OverReports.read_exact_at(0, &mut b).unwrap_err();
         assert!(e.to_string().contains("reported 9"), "{e}");
+    }
+
+    /// Records the advised end of each read.
+    #[derive(Default)]
+    struct Advised(std::sync::Mutex<Vec<u64>>);
+
+    impl ReadAt for Advised {
+        fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+            self.read_at_until(offset, buf, u64::MAX)
+        }
+        fn read_at_until(&self, _offset: u64, buf: &mut [u8], end: u64) -> io::Result<usize> {
+            self.0.lock().unwrap().push(end);
+            buf.fill(7);
+            Ok(buf.len())
+        }
+        fn len(&self) -> u64 {
+            1 << 20
+        }
+    }
+
+    #[test]
+    fn the_advised_end_passes_through_arc_and_box() {
+        // The Volume holds its source as `Arc<dyn ReadAt>`: method calls on
+        // it go to the blanket impl, which must forward the advice rather
+        // than fall back to the default (which drops it).
+        let inner = std::sync::Arc::new(Advised::default());
+        let src: std::sync::Arc<dyn ReadAt> = inner.clone();
+        let mut b = [0u8; 16];
+        src.read_exact_at_until(0, &mut b, 4096).unwrap();
+        Box::new(src.clone())
+            .read_exact_at_until(0, &mut b, 8192)
+            .unwrap();
+        src.read_exact_at(0, &mut b).unwrap();
+        assert_eq!(*inner.0.lock().unwrap(), [4096, 8192, u64::MAX]);
     }
 
     #[test]
