@@ -532,3 +532,83 @@ fn outside(disk: &Disk, data: &FileData) -> Option<String> {
         _ => None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::MemSource;
+    use crate::udf::tests::{BS, PART, metadata_image};
+
+    fn check(img: Vec<u8>) -> Report {
+        let src: Arc<dyn ReadAt> = Arc::new(MemSource::new(img));
+        let mut r = Report::default();
+        let side = run(&src, &mut r);
+        assert!(side.recognised);
+        r
+    }
+
+    fn structures(r: &Report) -> Vec<(&'static str, Option<String>)> {
+        r.problems
+            .iter()
+            .map(|p| (p.structure, p.path.clone()))
+            .collect()
+    }
+
+    /// The image's one deliberately broken entry (its tag names another block).
+    fn only_the_broken_entry(r: &Report) -> bool {
+        r.problems.len() == 1
+            && r.problems.iter().all(|p| {
+                p.structure == "file entry"
+                    && p.path.as_deref() == Some("/broken")
+                    && p.sector == Some((PART + 22) as u64)
+            })
+    }
+
+    #[test]
+    fn a_clean_metadata_volume_has_no_problems_but_its_broken_entry() {
+        let r = check(metadata_image());
+        assert!(only_the_broken_entry(&r), "{:?}", r.problems);
+        assert!(r.counters.metadata_bytes_compared > 0);
+        assert!(r.counters.fids >= 48 && r.counters.file_entries > 48);
+        // Anchor, both sequences (PVD, PD, LVD, TD each), the FSD.
+        assert!(r.counters.descriptors >= 10, "{:?}", r.counters);
+    }
+
+    #[test]
+    fn damage_in_the_main_metadata_file_is_found_though_the_mirror_is_good() {
+        // A FID in the root directory and one file entry, in the main copy only.
+        let mut img = metadata_image();
+        img[(PART + 10 + 2) * BS + 300] ^= 0xff;
+        img[(PART + 10 + 6) * BS + 60] ^= 0xff;
+        let r = check(img);
+        let s = structures(&r);
+        assert!(
+            s.iter().any(|(k, p)| *k == "metadata file" && p.is_none()),
+            "{s:?}"
+        );
+        assert!(
+            s.iter()
+                .any(|(k, p)| *k == "file identifier descriptor" && p.as_deref() == Some("/")),
+            "{s:?}"
+        );
+        assert!(
+            s.iter().any(|(k, p)| *k == "file entry" && p.is_some()),
+            "{s:?}"
+        );
+    }
+
+    #[test]
+    fn a_damaged_volume_descriptor_names_itself() {
+        // The LVD of the main sequence (sector 34): its CRC fails; the
+        // reserve sequence keeps the rest checkable.
+        let mut img = metadata_image();
+        img[34 * BS + 100] ^= 1;
+        let mut r = check(img);
+        let p = r.problems.remove(0);
+        assert_eq!(p.structure, "logical volume descriptor", "{p:?}");
+        assert_eq!(p.sector, Some(34));
+        assert!(p.message.contains("CRC"), "{p:?}");
+        assert!(only_the_broken_entry(&r), "{:?}", r.problems);
+        assert!(r.counters.fids >= 48);
+    }
+}
