@@ -90,12 +90,7 @@ impl Bar {
     fn new(show: bool) -> Bar {
         Bar(show.then(|| {
             let pb = ProgressBar::new(0);
-            pb.set_style(
-                ProgressStyle::with_template(
-                    "{msg:28} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            );
+            pb.enable_steady_tick(std::time::Duration::from_millis(200));
             pb
         }))
     }
@@ -110,6 +105,16 @@ impl Bar {
 impl Progress for Bar {
     fn phase(&self, what: &str, total: u64) {
         if let Some(pb) = &self.0 {
+            // Byte counts where the phase knows its size, a spinner where
+            // it walks structures of unknown number.
+            let style = if total > 0 {
+                ProgressStyle::with_template(
+                    "{msg:28} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                )
+            } else {
+                ProgressStyle::with_template("{msg:28} {spinner} {elapsed}")
+            };
+            pb.set_style(style.unwrap_or_else(|_| ProgressStyle::default_bar()));
             pb.set_message(what.to_string());
             pb.set_length(total);
             pb.set_position(0);
