@@ -322,6 +322,26 @@ fn iso_damage_names_the_record_and_the_descriptor() {
     let sector = r["sector"].as_u64().unwrap();
     assert!(sector > 16 && (sector as usize) * B < fs::metadata(&src).unwrap().len() as usize);
 
+    // The Joliet record of hello.txt says one byte less than the primary one.
+    let bad = damaged(tmp.path(), &src, |img| {
+        let name: Vec<u8> = "hello.txt"
+            .encode_utf16()
+            .flat_map(u16::to_be_bytes)
+            .collect();
+        let rec = position(img, &name) - 33;
+        let len = u32::from_le_bytes(img[rec + 10..rec + 14].try_into().unwrap()) - 1;
+        img[rec + 10..rec + 14].copy_from_slice(&len.to_le_bytes());
+        img[rec + 14..rec + 18].copy_from_slice(&len.to_be_bytes());
+    });
+    let p = problems(&bad, &[]);
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert_eq!(p[0]["path"], "/hello.txt");
+    let m = p[0]["message"].as_str().unwrap();
+    assert!(
+        m.contains("the Joliet tree records 19 bytes") && m.contains("rockridge tree 20 bytes"),
+        "{m}"
+    );
+
     // A flipped byte in the primary volume descriptor's volume space size
     // (ECMA-119 8.4.8, both byte orders).
     let bad = damaged(tmp.path(), &src, |img| {

@@ -9,7 +9,8 @@
 //! Files may share recorded bytes (ECMA-119 does not forbid it; writers
 //! share one extent between hard links or equal files): a partial overlap
 //! of two files is only noted. zisofs files have their header and block
-//! pointer table checked.
+//! pointer table checked. Last, the Joliet tree must agree with the
+//! primary one: a file extent both trees point at has one length.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -77,12 +78,25 @@ pub(crate) fn run(src: &Arc<dyn ReadAt>, report: &mut Report) -> IsoSide {
         .iter()
         .copied()
         .filter(|v| *v != View::Iso9660 || !info.views.contains(&View::RockRidge));
+    let mut walked: Vec<(View, Tree)> = Vec::new();
     for view in trees {
         report.checked.push(format!("ISO 9660 tree ({view})"));
         match open_with(Arc::clone(src), Some(view), &opts) {
-            Ok((fs, _)) => walk(&*fs, view, &**src, report),
+            Ok((fs, _)) => {
+                if let Some(t) = walk(&*fs, view, &**src, report) {
+                    walked.push((view, t));
+                }
+            }
             Err(e) => report.error(&e, "volume descriptor", None),
         }
+    }
+    let joliet = walked.iter().find(|(v, _)| *v == View::Joliet);
+    let primary = walked.iter().find(|(v, _)| *v != View::Joliet);
+    if let (Some((_, j)), Some((primary, p))) = (joliet, primary) {
+        report
+            .checked
+            .push(format!("Joliet and {primary} trees agree"));
+        same_files(*primary, p, j, report);
     }
     IsoSide {
         recognised: true,
@@ -115,12 +129,28 @@ struct Span {
     path: usize,
 }
 
+/// The extents of one walked tree, sorted, with the paths they belong to.
+struct Tree {
+    spans: Vec<Span>,
+    paths: Vec<String>,
+}
+
+impl Tree {
+    fn path(&self, s: &Span) -> &str {
+        self.paths.get(s.path).map_or("?", String::as_str)
+    }
+}
+
 /// Walks one tree; see the module documentation for what is checked.
-fn walk(fs: &dyn Format, view: View, src: &dyn ReadAt, report: &mut Report) {
+/// Returns its extents for the comparison of the Joliet and primary trees.
+fn walk(fs: &dyn Format, view: View, src: &dyn ReadAt, report: &mut Report) -> Option<Tree> {
     let image_len = src.len();
     let root = match fs.root() {
         Ok(r) => r,
-        Err(e) => return report.error(&e, "root directory", Some("/")),
+        Err(e) => {
+            report.error(&e, "root directory", Some("/"));
+            return None;
+        }
     };
     let mut paths: Vec<String> = vec!["/".into()];
     let mut spans: Vec<Span> = Vec::new();
@@ -182,7 +212,61 @@ fn walk(fs: &dyn Format, view: View, src: &dyn ReadAt, report: &mut Report) {
             paths.push(path);
         }
     }
-    overlaps(view, spans, &paths, report);
+    spans.sort_unstable_by_key(|s| (s.start, s.end));
+    overlaps(view, &spans, &paths, report);
+    Some(Tree { spans, paths })
+}
+
+/// The Joliet tree and the primary one describe the same files (Joliet
+/// only adds a second set of names): a file extent of one that starts
+/// where a file extent of the other starts must be as long. Files in one
+/// tree only are allowed (writers can hide a file from either).
+fn same_files(primary: View, p: &Tree, j: &Tree, report: &mut Report) {
+    let mut named = 0usize;
+    for js in j.spans.iter().filter(|s| !s.dir) {
+        let from = p.spans.partition_point(|s| s.start < js.start);
+        let mut same_start = p
+            .spans
+            .get(from..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|s| s.start == js.start)
+            .filter(|s| !s.dir)
+            .peekable();
+        let Some((end, at)) = same_start.peek().map(|s| (s.end, s.path)) else {
+            continue;
+        };
+        if same_start.any(|s| s.end == js.end) {
+            continue;
+        }
+        named += 1;
+        if named > NAMED_OVERLAPS {
+            continue;
+        }
+        report.problem(
+            "directory record",
+            Some(js.start / 2048),
+            Some(j.path(js)),
+            format!(
+                "the Joliet tree records {} bytes at sector {}, the {primary} tree {} bytes there ({})",
+                js.end - js.start,
+                js.start / 2048,
+                end - js.start,
+                p.paths.get(at).map_or("?", String::as_str)
+            ),
+        );
+    }
+    if named > NAMED_OVERLAPS {
+        report.problem(
+            "directory record",
+            None,
+            None,
+            format!(
+                "{} more files whose Joliet and {primary} records disagree",
+                named - NAMED_OVERLAPS
+            ),
+        );
+    }
 }
 
 fn first_start(node: &NodeInfo) -> Option<u64> {
@@ -234,8 +318,8 @@ fn record(
 
 /// A directory's extent overlapping another directory's or a file's
 /// (a problem), and files overlapping in part (a note).
-fn overlaps(view: View, mut spans: Vec<Span>, paths: &[String], report: &mut Report) {
-    spans.sort_unstable_by_key(|s| (s.start, s.end));
+/// `spans` are sorted by start, then end.
+fn overlaps(view: View, spans: &[Span], paths: &[String], report: &mut Report) {
     let mut found = 0usize;
     let mut partial_files = 0usize;
     // The span reaching furthest so far, and the directory reaching furthest.
@@ -325,8 +409,10 @@ mod tests {
 
     fn run_overlaps(spans: Vec<Span>) -> Report {
         let paths: Vec<String> = ["/", "/d", "/a", "/b", "/c"].map(String::from).to_vec();
+        let mut spans = spans;
+        spans.sort_unstable_by_key(|s| (s.start, s.end));
         let mut r = Report::default();
-        overlaps(View::RockRidge, spans, &paths, &mut r);
+        overlaps(View::RockRidge, &spans, &paths, &mut r);
         r
     }
 

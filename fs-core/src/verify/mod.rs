@@ -8,8 +8,9 @@
 //!   (ECMA-130 14, `container::sector`);
 //! * ISO 9660 (ECMA-119), its plain / Rock Ridge and Joliet trees: every
 //!   directory parses, every extent lies inside the image, no directory is
-//!   met twice (a loop), no two extents partly overlap, and zisofs block
-//!   tables hold together (`iso9660::check`);
+//!   met twice (a loop), no directory extent overlaps another extent, the
+//!   Joliet and primary trees agree, and zisofs block tables hold together
+//!   (`iso9660::check`);
 //! * UDF (ECMA-167, OSTA UDF 2.60): tag checksum, CRC and location of the
 //!   anchors, both volume descriptor sequences, the integrity sequence, the
 //!   file set descriptor, every file entry and file identifier, and the
@@ -131,20 +132,21 @@ impl Report {
         path: Option<&str>,
         message: impl Into<String>,
     ) {
+        // Past the cap only counted (no search: a BIN with every sector
+        // bad makes hundreds of thousands).
+        if self.problems.len() >= MAX_PROBLEMS {
+            self.problems_omitted += 1;
+            return;
+        }
         let p = Problem {
             structure,
             sector,
             path: path.map(str::to_string),
             message: message.into(),
         };
-        if self.problems.contains(&p) {
-            return;
+        if !self.problems.contains(&p) {
+            self.problems.push(p);
         }
-        if self.problems.len() >= MAX_PROBLEMS {
-            self.problems_omitted += 1;
-            return;
-        }
-        self.problems.push(p);
     }
 
     /// Adds an error of a reader as a problem: a corrupt or truncated
