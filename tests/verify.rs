@@ -351,6 +351,26 @@ fn iso_damage_names_the_record_and_the_descriptor() {
     let p = problems(&bad, &[]);
     let d = find(&p, "primary volume descriptor");
     assert_eq!(d["sector"], 16);
+
+    // The corpus image's El Torito catalog (its LBA in the boot record,
+    // El Torito 2.0 offset 0x47): a flipped byte in the validation entry.
+    let grub = corpus("grub-rescue-cdrom.iso");
+    let mut lba = 0;
+    let bad = damaged(tmp.path(), &grub, |img| {
+        let rec = (16..32)
+            .map(|s| s * B)
+            .find(|&o| img[o] == 0 && &img[o + 1..o + 6] == b"CD001")
+            .expect("boot record");
+        lba = u32::from_le_bytes(img[rec + 0x47..rec + 0x4B].try_into().unwrap()) as usize;
+        img[lba * B + 8] ^= 0x10;
+    });
+    let p = problems(&bad, &[]);
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert_eq!(p[0]["sector"], lba as u64);
+    assert!(
+        p[0]["message"].as_str().unwrap().contains("checksum"),
+        "{p:#?}"
+    );
 }
 
 #[test]

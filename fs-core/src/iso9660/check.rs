@@ -10,7 +10,8 @@
 //! share one extent between hard links or equal files): a partial overlap
 //! of two files is only noted. zisofs files have their header and block
 //! pointer table checked. Last, the Joliet tree must agree with the
-//! primary one: a file extent both trees point at has one length.
+//! primary one: a file extent both trees point at has one length. The El
+//! Torito boot catalog is checked too.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -78,6 +79,7 @@ pub(crate) fn run(src: &Arc<dyn ReadAt>, report: &mut Report) -> IsoSide {
         .iter()
         .copied()
         .filter(|v| *v != View::Iso9660 || !info.views.contains(&View::RockRidge));
+    check_boot_catalog(&**src, report);
     let mut walked: Vec<(View, Tree)> = Vec::new();
     for view in trees {
         report.checked.push(format!("ISO 9660 tree ({view})"));
@@ -101,6 +103,39 @@ pub(crate) fn run(src: &Arc<dyn ReadAt>, report: &mut Report) -> IsoSide {
     IsoSide {
         recognised: true,
         views: info.views,
+    }
+}
+
+/// The El Torito boot catalog (El Torito 1.0, 2.0-2.5), when a boot record
+/// names one: the validation entry's checksum and key bytes, and every
+/// boot image starting inside the image (its sector count, in 512-byte
+/// units, is only a load size and may run past a small image's end).
+fn check_boot_catalog(src: &dyn ReadAt, report: &mut Report) {
+    let lba = match super::el_torito::find_catalog(src, 16) {
+        Ok(Some(lba)) => lba,
+        Ok(None) => return,
+        Err(e) => return report.error(&e, "boot record", None),
+    };
+    report.checked.push("El Torito boot catalog".into());
+    match super::el_torito::read_catalog(src, lba) {
+        Ok(entries) => {
+            report.counters.descriptors += 1;
+            for (i, e) in entries.iter().enumerate() {
+                if u64::from(e.load_rba) * 2048 >= src.len() {
+                    report.problem(
+                        "boot catalog",
+                        Some(u64::from(lba)),
+                        None,
+                        format!(
+                            "boot entry {}: its image at sector {} lies past the end of the image",
+                            i + 1,
+                            e.load_rba
+                        ),
+                    );
+                }
+            }
+        }
+        Err(e) => report.error(&e, "boot catalog", None),
     }
 }
 
