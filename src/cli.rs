@@ -98,6 +98,57 @@ pub struct ImageArgs {
     /// standard error when the command ends.
     #[arg(long, global = true)]
     pub stats: bool,
+
+    /// Show the local file or directory SRC at DEST ('/'-rooted) in the
+    /// view, replacing the image's entry of that name; missing directories
+    /// on the way are made (repeatable, later wins; the image is untouched).
+    #[arg(long = "add", global = true, value_name = "SRC=DEST", value_parser = parse_add)]
+    pub adds: Vec<OverlayAdd>,
+
+    /// Remove PATH (a file or a whole directory) from the view (repeatable;
+    /// applied after every --add; a path not in the view is an error).
+    #[arg(long = "hide", global = true, value_name = "PATH")]
+    pub hides: Vec<String>,
+}
+
+/// One `--add SRC=DEST`, SRC made absolute when parsed (the mount server
+/// works from "/").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverlayAdd {
+    /// The local file or directory, absolute.
+    pub src: PathBuf,
+    /// Where it shows in the view.
+    pub dest: String,
+}
+
+impl OverlayAdd {
+    /// The argument again, as `--add` takes it (for the mount server).
+    #[cfg(any(unix, test))]
+    pub fn to_arg(&self) -> std::ffi::OsString {
+        let mut s = self.src.clone().into_os_string();
+        s.push("=");
+        s.push(&self.dest);
+        s
+    }
+}
+
+/// Parses `--add SRC=DEST` (split at the last `=/`), making SRC absolute.
+fn parse_add(s: &str) -> Result<OverlayAdd, String> {
+    let (src, dest) = fs_core::Overlay::parse_add(s).map_err(|e| e.to_string())?;
+    let src = std::path::absolute(&src).map_err(|e| format!("{}: {e}", src.display()))?;
+    Ok(OverlayAdd { src, dest })
+}
+
+impl ImageArgs {
+    /// The overlay the `--add` and `--hide` flags ask for.
+    pub fn overlay(&self) -> fs_core::Overlay {
+        fs_core::Overlay {
+            adds: (self.adds.iter())
+                .map(|a| (a.src.clone(), a.dest.clone()))
+                .collect(),
+            hides: self.hides.clone(),
+        }
+    }
 }
 
 /// The subcommands.
@@ -256,6 +307,47 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve images read-only over HTTP/1.1 (GET and HEAD, ranges,
+    /// directory pages), in the foreground until Ctrl+C or SIGTERM.
+    ///
+    /// One image is served at `/`, several each under `/NAME/` (NAME: the
+    /// file name without its extension; the URLs are printed at startup).
+    /// Files answer with ETag and Last-Modified and honour Range (206, 416),
+    /// If-None-Match and If-Modified-Since (304); a directory answers an
+    /// HTML page of links (browsers, `wget -r`) or, asked with `Accept:
+    /// application/json`, JSON. Nothing outside the images can be reached:
+    /// `..`, encoded separators and invalid encodings are refused. Requests
+    /// are logged at -v.
+    Serve {
+        /// The image files or URLs.
+        #[arg(required = true, value_hint = clap::ValueHint::FilePath)]
+        images: Vec<PathBuf>,
+        /// Address and port to listen on (port 0: any free port, printed).
+        /// Beyond loopback (e.g. 0.0.0.0:8080) anyone who reaches it can
+        /// read the images.
+        #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Look names up ignoring case, and take backslashes as separators
+        /// (as Windows clients, WinPE and PXE menus ask: /BOOT/bcd finds
+        /// boot/BCD).
+        #[arg(long)]
+        ignore_case: bool,
+        /// Most connections served at once; more wait to be accepted.
+        #[arg(long, value_name = "N", default_value = "256",
+              value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        max_connections: u32,
+        /// Seconds a client has to send a request's headers.
+        #[arg(long, value_name = "SECONDS", default_value = "10",
+              value_parser = clap::value_parser!(u64).range(1..=3600))]
+        header_timeout: u64,
+        /// Seconds a connection may stay without any byte sent or received.
+        #[arg(long, value_name = "SECONDS", default_value = "60",
+              value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        idle_timeout: u64,
+        /// Also serve the images over TFTP on this address (not yet available).
+        #[arg(long, value_name = "ADDR:PORT")]
+        tftp: Option<std::net::SocketAddr>,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -336,6 +428,19 @@ mod tests {
         assert!(parse_size("M").is_err());
         assert!(parse_size("12X").is_err());
         assert!(parse_size("99999999999T").is_err());
+    }
+
+    #[test]
+    fn add_takes_src_equals_dest_and_makes_src_absolute() {
+        let a = parse_add("dir/a=b.xml=/x/y.xml").unwrap();
+        assert!(
+            a.src.is_absolute() && a.src.ends_with("dir/a=b.xml"),
+            "{a:?}"
+        );
+        assert_eq!(a.dest, "/x/y.xml");
+        assert_eq!(parse_add(&a.to_arg().to_string_lossy()), Ok(a));
+        let e = parse_add("./a").unwrap_err();
+        assert!(e.contains("expected SRC=DEST"), "{e}");
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub fn open_volume(args: &ImageArgs, image: &Path) -> Result<Volume> {
         image_path,
         session: args.session,
         boot_dir: !args.no_boot_dir,
+        overlay: args.overlay(),
         ..OpenOptions::default()
     };
     let vol = Volume::open(src, &opts).with_context(|| shown.clone())?;

@@ -16,6 +16,7 @@ mod mount_windows;
 #[cfg(target_os = "linux")]
 mod mounts;
 mod remote;
+mod serve;
 #[cfg(test)]
 mod testvol;
 mod verify;
@@ -174,6 +175,28 @@ fn run(cli: &Cli, caller: Caller) -> Result<bool> {
             expect,
             json,
         } => verify::run(&cli.open, image, expect.as_deref(), *json),
+        Command::Serve {
+            images,
+            listen,
+            ignore_case,
+            max_connections,
+            header_timeout,
+            idle_timeout,
+            tftp,
+        } => {
+            let opts = serve::Options {
+                listen: *listen,
+                ignore_case: *ignore_case,
+                limits: serve::Limits {
+                    max_connections: *max_connections as usize,
+                    header_timeout: std::time::Duration::from_secs(*header_timeout),
+                    idle_timeout: std::time::Duration::from_secs(*idle_timeout),
+                },
+                tftp: *tftp,
+                quiet: cli.quiet,
+            };
+            serve::run(&cli.open, images, &opts).map(|()| true)
+        }
         Command::Completions { shell } => {
             manual::completions(*shell, &mut stdout.lock()).map(|()| true)
         }

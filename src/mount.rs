@@ -348,7 +348,15 @@ pub fn open(cli: &Cli, image: &Path, no_open: bool) -> Result<()> {
 }
 
 fn open_inner(cli: &Cli, image: &Path, no_open: bool) -> Result<()> {
-    let at = match mounts::find_own_mount_of(image) {
+    // A mount's record does not say which overlay it shows: with --add or
+    // --hide, always mount anew rather than open a mount without them.
+    let overlay = !cli.open.adds.is_empty() || !cli.open.hides.is_empty();
+    let existing = if overlay {
+        None
+    } else {
+        mounts::find_own_mount_of(image)
+    };
+    let at = match existing {
         Some(r) => {
             log::info!(
                 "{} is already mounted on {}",
@@ -478,6 +486,13 @@ fn spawn_daemon(
         cmd.arg("--chunk-size").arg(c.to_string());
     }
     cmd.arg("--timeout").arg(args.timeout.to_string());
+    // The overlay, SRC already absolute (made so when parsed).
+    for a in &args.adds {
+        cmd.arg("--add").arg(a.to_arg());
+    }
+    for h in &args.hides {
+        cmd.arg("--hide").arg(h);
+    }
     if cli.verbose > 0 {
         cmd.arg(format!("-{}", "v".repeat(usize::from(cli.verbose))));
     }

@@ -337,3 +337,115 @@ fn inode_numbers_are_the_same_on_every_mount() {
         "inode numbers repeat: {first:?}"
     );
 }
+
+/// A file handle of `path` as the kernel NFS server makes one
+/// (`name_to_handle_at(2)`).
+fn handle_of(path: &Path) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // struct file_handle: handle_bytes, handle_type, then the handle.
+    let mut buf = vec![0u8; 8 + 128];
+    buf[..4].copy_from_slice(&128u32.to_ne_bytes());
+    let mut mount_id = 0;
+    // SAFETY: `buf` is a file_handle with room for the 128 bytes it says.
+    let r = unsafe {
+        libc::name_to_handle_at(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            &mut mount_id,
+            0,
+        )
+    };
+    assert_eq!(
+        r,
+        0,
+        "name_to_handle_at {}: {}",
+        path.display(),
+        std::io::Error::last_os_error()
+    );
+    let len = u32::from_ne_bytes(buf[..4].try_into().unwrap()) as usize;
+    buf.truncate(8 + len);
+    buf
+}
+
+/// Opens a handle from [`handle_of`] on the mount at `mnt`
+/// (`open_by_handle_at(2)`, what nfsd does for a client's handle).
+fn open_handle(mnt: &Path, handle: &[u8]) -> std::io::Result<fs::File> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let dir = fs::File::open(mnt)?;
+    let mut h = handle.to_vec();
+    // SAFETY: `h` is a complete file_handle as name_to_handle_at made it.
+    let fd =
+        unsafe { libc::open_by_handle_at(dir.as_raw_fd(), h.as_mut_ptr().cast(), libc::O_RDONLY) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a new descriptor this function owns.
+    Ok(unsafe { fs::File::from_raw_fd(fd) })
+}
+
+#[test]
+fn file_handles_outlive_the_inode_cache_and_the_mount() {
+    if !fuse_available() {
+        return;
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!(
+            "!! SKIPPED: open_by_handle_at needs root (CI runs as root); not checked here !!"
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("tree");
+    make_tree(&tree);
+    let image = tmp.path().join("handles.iso");
+    xorriso_image(&tree, &image);
+    let files = [
+        "sources/install.wim",
+        "sources/$OEM$/$1/Drivers/net.inf",
+        "setup.exe",
+    ];
+    let expect = |rel: &str, f: fs::File| {
+        assert_eq!(
+            sha256_reader(f),
+            sha256_reader(fs::File::open(tree.join(rel)).unwrap()),
+            "{rel}"
+        );
+    };
+
+    let handles: Vec<(&str, Vec<u8>)> = {
+        let m = Mount::new(&image, &[]);
+        let handles: Vec<_> = files
+            .iter()
+            .map(|&f| (f, handle_of(&m.mnt.join(f))))
+            .collect();
+        // The kernel forgets the inodes (FUSE FORGET); decoding a handle
+        // then asks isomount for "." of the node, as nfsd would.
+        fs::write("/proc/sys/vm/drop_caches", "2\n").unwrap();
+        for (rel, h) in &handles {
+            let f =
+                open_handle(&m.mnt, h).unwrap_or_else(|e| panic!("{rel} after drop_caches: {e}"));
+            expect(rel, f);
+        }
+        handles
+    };
+    // A new mount of the same image (isomount restarted under nfsd): the
+    // old handles still name the same files.
+    let m = Mount::new(&image, &[]);
+    for (rel, h) in handles.iter().rev() {
+        let f = open_handle(&m.mnt, h).unwrap_or_else(|e| panic!("{rel} on a new mount: {e}"));
+        expect(rel, f);
+    }
+    // A handle naming nothing in the image is stale, not some other file.
+    // FUSE's handle (fs/fuse/inode.c, fuse_encode_fh): the node number's
+    // high and low 32 bits, then the generation (always 0 here).
+    let mut bogus = handles[0].1.clone();
+    assert_eq!(bogus.len(), 8 + 12, "not a FUSE file handle: {bogus:?}");
+    for (i, word) in [0u32, 0x7fff_fff0, 0].into_iter().enumerate() {
+        bogus[8 + 4 * i..12 + 4 * i].copy_from_slice(&word.to_ne_bytes());
+    }
+    let e = open_handle(&m.mnt, &bogus).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::ESTALE), "{e}");
+}

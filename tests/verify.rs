@@ -525,7 +525,7 @@ fn not_an_image_cannot_be_checked() {
 }
 
 #[test]
-fn udf_fix_tag_is_what_a_writer_would_do() {
+fn a_descriptor_re_tagged_after_the_edit_verifies_again() {
     // A descriptor re-tagged after an edit verifies again: the damage the
     // other tests make is the only damage.
     let tmp = tempfile::tempdir().unwrap();

@@ -120,6 +120,11 @@ pub enum Error {
     /// A valid image that uses a feature this reader does not implement.
     #[error("unsupported: {0}")]
     Unsupported(String),
+
+    /// An overlay (`--add`, `--hide`) that cannot be applied, or a local
+    /// file of one that cannot be read.
+    #[error(transparent)]
+    Overlay(#[from] crate::overlay::OverlayError),
 }
 
 impl Error {
@@ -158,6 +163,7 @@ impl Error {
             Error::NotASymlink(_) => EINVAL,
             Error::SymlinkLoop(_) => ELOOP,
             Error::Unsupported(_) => EOPNOTSUPP,
+            Error::Overlay(e) => e.errno(),
             Error::Io { .. }
             | Error::Truncated { .. }
             | Error::Corrupt { .. }

@@ -153,6 +153,8 @@
 //!   El Torito boot catalogs.
 //! * [`udf`]: ECMA-167 / OSTA UDF.
 //! * [`views`]: which tree of an image is shown, and how the trees compare.
+//! * [`overlay`]: local files and directories added to the view and entries
+//!   hidden from it ([`OpenOptions::overlay`]), the image untouched.
 //! * [`verify`]: checking every structure of an image (`isomount verify`).
 //! * [`Volume`]: the one API the backends and the CLI use: lazily listed
 //!   directories indexed by name, stable node ids, reads at any offset.
@@ -201,6 +203,7 @@ pub mod format;
 pub mod fuzz;
 pub mod iso9660;
 pub mod node;
+pub mod overlay;
 pub mod source;
 pub mod udf;
 pub mod verify;
@@ -213,6 +216,7 @@ pub use error::{Error, Location, Result};
 pub use format::{View, VolumeInfo};
 pub use iso9660::el_torito::{BootEntry, BootImage, BootMedia};
 pub use node::{Attributes, Decoder, DeviceNumber, Extent, FileData, FileType, NodeId, Timestamp};
+pub use overlay::{Overlay, OverlayError};
 pub use views::{ViewReport, ViewSummary};
 pub use volume::{DirEntry, Directory, Node, OpenOptions, Volume};
 

@@ -18,6 +18,7 @@ use crate::container::ContainerInfo;
 use crate::error::{Error, Result};
 use crate::format::{Format, NodeInfo, View, VolumeInfo};
 use crate::node::{Attributes, Extent, FileData, FileType, NodeId};
+use crate::overlay::{Overlay, OverlayFormat};
 use crate::source::{FileSource, ReadAt};
 use crate::views::ViewReport;
 
@@ -50,6 +51,9 @@ pub struct OpenOptions {
     /// (1.8x), and under a mount the kernel's page cache (`FOPEN_KEEP_CACHE`)
     /// serves those before they reach us.
     pub cache_file_data: bool,
+    /// Local files and directories shown in the view, and entries hidden
+    /// from it (see [`crate::overlay`]); checked when the image is opened.
+    pub overlay: Overlay,
 }
 
 impl Default for OpenOptions {
@@ -61,6 +65,7 @@ impl Default for OpenOptions {
             session: None,
             boot_dir: true,
             cache_file_data: false,
+            overlay: Overlay::default(),
         }
     }
 }
@@ -311,9 +316,10 @@ impl Volume {
 
     /// Builds a volume over a format reader that the caller opened itself
     /// (a reader of another crate, or a test's). `meta` is the cache the
-    /// reader reads through; `source` is the raw image.
+    /// reader reads through; `source` is the raw image. A non-empty
+    /// `opts.overlay` is put over the reader here.
     pub fn with_format(
-        format: Box<dyn Format>,
+        mut format: Box<dyn Format>,
         mut info: VolumeInfo,
         source: Arc<dyn ReadAt>,
         meta: Arc<BlockCache<Arc<dyn ReadAt>>>,
@@ -325,6 +331,9 @@ impl Volume {
         } else {
             source
         };
+        if !opts.overlay.is_empty() {
+            format = Box::new(OverlayFormat::new(format, &opts.overlay)?);
+        }
         let root_info = format.root()?;
         if root_info.attr.kind != FileType::Directory {
             return Err(Error::NotRecognized("the root is not a directory".into()));

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::io;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
@@ -56,6 +57,9 @@ pub struct IsoFs {
     /// handed to the kernel (lookup, readdir); the kernel only ever asks
     /// about numbers it got from us.
     inodes: RwLock<HashMap<u64, NodeId>>,
+    /// A walk of the whole tree for a node number never handed out has
+    /// ended without finding it (see `find`).
+    walked_all: AtomicBool,
 }
 
 impl std::fmt::Debug for IsoFs {
@@ -108,6 +112,7 @@ impl IsoFs {
             volume,
             owner,
             inodes: RwLock::new(inodes),
+            walked_all: AtomicBool::new(false),
         }
     }
 
@@ -127,12 +132,49 @@ impl IsoFs {
         let natural = ino
             .0
             .checked_sub(2)
-            .and_then(|id| self.volume.node(NodeId(id)).ok())
+            .and_then(|id| self.find(NodeId(id)))
             .filter(|n| n.attr().inode == n.id().0);
         natural.ok_or_else(|| {
             debug!("unknown FUSE node {}", ino.0);
             Errno::ENOENT
         })
+    }
+
+    /// Node `id`, also one this process never handed out: the kernel asks
+    /// for such a number only to decode a file handle made by an earlier
+    /// mount of the image (an NFS client's, after isomount restarted). Ids
+    /// come from where entries lie in the image, so they are the same on
+    /// every mount; the tree is walked until `id` turns up, and once a walk
+    /// has seen everything, unknown numbers fail at once (a client sending
+    /// made-up handles costs one walk, not one per handle).
+    fn find(&self, id: NodeId) -> Option<Arc<Node>> {
+        if let Ok(n) = self.volume.node(id) {
+            return Some(n);
+        }
+        if self.walked_all.load(Ordering::Acquire) {
+            return None;
+        }
+        debug!("node {id} not seen by this mount: walking the tree for it");
+        let mut queue = std::collections::VecDeque::from([self.volume.root()]);
+        let mut seen = std::collections::HashSet::new();
+        while let Some(dir) = queue.pop_front() {
+            if !seen.insert(dir) {
+                continue;
+            }
+            let Ok(listing) = self.volume.read_dir(dir) else {
+                continue;
+            };
+            for e in listing.entries() {
+                if e.id == id {
+                    return self.volume.node(id).ok();
+                }
+                if e.kind == FileType::Directory {
+                    queue.push_back(e.id);
+                }
+            }
+        }
+        self.walked_all.store(true, Ordering::Release);
+        None
     }
 
     /// The FUSE node number of `node`, remembering which node serves it
@@ -248,6 +290,9 @@ impl Filesystem for IsoFs {
             InitFlags::FUSE_DO_READDIRPLUS,
             InitFlags::FUSE_PARALLEL_DIROPS,
             InitFlags::FUSE_CACHE_SYMLINKS,
+            // File handles that outlive the kernel's inode cache, as the
+            // NFS server needs: see the "." and ".." lookups.
+            InitFlags::FUSE_EXPORT_SUPPORT,
         ] {
             if let Err(missing) = config.add_capabilities(cap) {
                 debug!("kernel lacks FUSE capability {missing:?}");
@@ -277,7 +322,17 @@ impl Filesystem for IsoFs {
                 // Every name in a volume is UTF-8.
                 return reply.error(Errno::ENOENT);
             };
-            match self.volume.lookup(dir.id(), name) {
+            // "." and "..": asked only with FUSE_EXPORT_SUPPORT, when the
+            // kernel decodes a file handle (NFS, open_by_handle_at) whose
+            // inode it has dropped, or reconnects a directory to its
+            // parent. No image entry has these names (the Volume renames
+            // them), so they cannot shadow one.
+            let found = match name {
+                "." => Ok(dir),
+                ".." => self.volume.node(dir.parent()),
+                _ => self.volume.lookup(dir.id(), name),
+            };
+            match found {
                 Ok(node) => match self.file_attr(&node) {
                     Ok(a) => reply.entry(&TTL, &a, GENERATION),
                     Err(e) => reply.error(e),

@@ -30,7 +30,7 @@ pub fn ntstatus(e: &Error) -> i32 {
         Error::NotADirectory(_) => STATUS_OBJECT_PATH_NOT_FOUND,
         Error::IsADirectory(_) => STATUS_FILE_IS_A_DIRECTORY,
         Error::NotASymlink(_) | Error::Unsupported(_) => STATUS_NOT_SUPPORTED,
-        Error::Io { .. } => STATUS_IO_DEVICE_ERROR,
+        Error::Io { .. } | Error::Overlay(_) => STATUS_IO_DEVICE_ERROR,
         Error::Truncated { .. } | Error::Corrupt { .. } | Error::NotRecognized(_) => {
             STATUS_FILE_CORRUPT_ERROR
         }
