@@ -552,17 +552,7 @@ fn serve_shows_the_overlay_to_http_clients() {
         let srv = Serve::start(&[&image], &extra);
         let mirror = s.dir.path().join(format!("wget-{name}"));
         run(Command::new("wget")
-            .args([
-                "-r",
-                "-l",
-                "inf",
-                "-np",
-                "-nH",
-                "-q",
-                "-e",
-                "robots=off",
-                "-P",
-            ])
+            .args(["-r", "-l", "inf", "-np", "-nH", "-q", "-e", "robots=off", "-P"])
             .arg(&mirror)
             .arg(srv.url("/")));
         // wget keeps each directory page as index.html; the tree has none.
