@@ -19,6 +19,7 @@ mod remote;
 mod serve;
 #[cfg(test)]
 mod testvol;
+mod verify;
 mod winname;
 
 use std::io::{self, BufWriter, Write};
@@ -169,6 +170,11 @@ fn run(cli: &Cli, caller: Caller) -> Result<bool> {
         Command::Open { image, no_open } => {
             mount_windows::open(cli, image, *no_open).map(|()| true)
         }
+        Command::Verify {
+            image,
+            expect,
+            json,
+        } => verify::run(&cli.open, image, expect.as_deref(), *json),
         Command::Serve {
             images,
             listen,
@@ -280,6 +286,11 @@ fn main() -> ExitCode {
         Ok(false) => ExitCode::from(1),
         // The reader went away (`isomount cat ... | head`): nothing to say.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        // `verify` could not check the image at all: not "problems found".
+        Err(e) if e.is::<verify::NotChecked>() => {
+            eprintln!("isomount: {e:#}");
+            ExitCode::from(verify::NOT_CHECKED)
+        }
         Err(e) => {
             eprintln!("isomount: {e:#}");
             ExitCode::from(1)
