@@ -285,6 +285,28 @@ pub enum Command {
         #[arg(long)]
         no_open: bool,
     },
+    /// Check every structure of the image, and the files its checksum
+    /// lists (md5sum.txt, SHA256SUMS, ...) name.
+    ///
+    /// ISO 9660 / Joliet / Rock Ridge trees (extents inside the image, no
+    /// loops or overlaps, zisofs block tables), UDF descriptor tags and CRCs
+    /// (anchors, both volume descriptor sequences, integrity sequence, file
+    /// set, every file entry and identifier, the metadata file against its
+    /// mirror), the UDF and ISO 9660 trees of a bridge image against each
+    /// other, and EDC/ECC of every raw sector of a BIN. Exit status 0 only
+    /// when everything checked is right, 1 when a problem was found, 3 when
+    /// the image could not be checked at all.
+    Verify {
+        /// The image file.
+        #[arg(value_hint = clap::ValueHint::FilePath)]
+        image: PathBuf,
+        /// The SHA-256 the image file itself must have (64 hex digits).
+        #[arg(long, value_name = "SHA256", value_parser = parse_sha256)]
+        expect: Option<String>,
+        /// One JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Serve images read-only over HTTP/1.1 (GET and HEAD, ranges,
     /// directory pages), in the foreground until Ctrl+C or SIGTERM.
     ///
@@ -380,6 +402,18 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         .map_err(|_| format!("invalid size {s:?}: expected a number with optional K, M, G or T"))?;
     n.checked_mul(1u64 << shift)
         .ok_or_else(|| format!("size {s:?} is too large"))
+}
+
+/// A SHA-256 digest in hex (either case), returned in lower case.
+fn parse_sha256(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    if t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(t.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "{s:?} is not a SHA-256 digest (64 hexadecimal digits)"
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,27 @@ use crate::remote::ImageRef;
 /// Opens `image` (a path, or a URL: see [`crate::remote`]) with the global
 /// options. The message names the image.
 pub fn open_volume(args: &ImageArgs, image: &Path) -> Result<Volume> {
+    let (src, image_path, shown) = open_source(args, image)?;
+    let opts = OpenOptions {
+        view: args.view,
+        cache_bytes: args.cache_size,
+        image_path,
+        session: args.session,
+        boot_dir: !args.no_boot_dir,
+        overlay: args.overlay(),
+        ..OpenOptions::default()
+    };
+    let vol = Volume::open(src, &opts).with_context(|| shown.clone())?;
+    log::info!("{shown}: {} image, {} view", vol.info().format, vol.view());
+    Ok(vol)
+}
+
+/// The bytes of `image` (a path, or a URL), its path when it is a local
+/// file (containers find sidecar files through it), and the name to show.
+pub fn open_source(
+    args: &ImageArgs,
+    image: &Path,
+) -> Result<(Arc<dyn ReadAt>, Option<std::path::PathBuf>, String)> {
     let image_ref = ImageRef::parse(image)?;
     let shown = image_ref.shown();
     let (src, image_path): (Arc<dyn ReadAt>, _) = if image_ref.is_remote() {
@@ -42,18 +63,7 @@ pub fn open_volume(args: &ImageArgs, image: &Path) -> Result<Volume> {
             .with_context(|| format!("cannot open image {}", image.display()))?;
         (Arc::new(src), Some(image.to_path_buf()))
     };
-    let opts = OpenOptions {
-        view: args.view,
-        cache_bytes: args.cache_size,
-        image_path,
-        session: args.session,
-        boot_dir: !args.no_boot_dir,
-        overlay: args.overlay(),
-        ..OpenOptions::default()
-    };
-    let vol = Volume::open(src, &opts).with_context(|| shown.clone())?;
-    log::info!("{shown}: {} image, {} view", vol.info().format, vol.view());
-    Ok(vol)
+    Ok((src, image_path, shown))
 }
 
 /// A path inside the image in canonical form: "/"-rooted, no empty or "."

@@ -20,6 +20,7 @@ mod serve;
 #[cfg(test)]
 mod testvol;
 mod tftp;
+mod verify;
 mod winname;
 
 use std::io::{self, BufWriter, Write};
@@ -170,6 +171,11 @@ fn run(cli: &Cli, caller: Caller) -> Result<bool> {
         Command::Open { image, no_open } => {
             mount_windows::open(cli, image, *no_open).map(|()| true)
         }
+        Command::Verify {
+            image,
+            expect,
+            json,
+        } => verify::run(&cli.open, image, expect.as_deref(), *json),
         Command::Serve {
             images,
             listen,
@@ -281,6 +287,11 @@ fn main() -> ExitCode {
         Ok(false) => ExitCode::from(1),
         // The reader went away (`isomount cat ... | head`): nothing to say.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        // `verify` could not check the image at all: not "problems found".
+        Err(e) if e.is::<verify::NotChecked>() => {
+            eprintln!("isomount: {e:#}");
+            ExitCode::from(verify::NOT_CHECKED)
+        }
         Err(e) => {
             eprintln!("isomount: {e:#}");
             ExitCode::from(1)

@@ -267,6 +267,12 @@ fn exit_status_section(roff: &mut Roff) {
          was asked for failed (each one is reported on standard error).",
     );
     item(roff, "2", "The command line was wrong.");
+    item(
+        roff,
+        "3",
+        "verify only: the image could not be checked at all (missing, unreadable, or no file \
+         system in it); 1 then means problems were found.",
+    );
 }
 
 fn environment_section(roff: &mut Roff) {

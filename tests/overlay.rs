@@ -540,3 +540,69 @@ fn later_adds_win_and_hides_reach_into_added_directories() {
     );
     assert_eq!(out.stdout, fs::read(l.join("autounattend.xml")).unwrap());
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn serve_shows_the_overlay_to_http_clients() {
+    use common::serve::Serve;
+    let s = Setup::new();
+    let flags = s.flags();
+    let extra: Vec<&str> = flags.iter().map(String::as_str).collect();
+    for (name, image) in [("rr", s.rr_iso()), ("udf", s.udf_iso())] {
+        let srv = Serve::start(&[&image], &extra);
+        let mirror = s.dir.path().join(format!("wget-{name}"));
+        run(Command::new("wget")
+            .args([
+                "-r",
+                "-l",
+                "inf",
+                "-np",
+                "-nH",
+                "-q",
+                "-e",
+                "robots=off",
+                "-P",
+            ])
+            .arg(&mirror)
+            .arg(srv.url("/")));
+        // wget keeps each directory page as index.html; the tree has none.
+        for f in common::data::files_under(&mirror) {
+            if f.file_name().is_some_and(|n| n == "index.html") {
+                fs::remove_file(f).unwrap();
+            }
+        }
+        // Over HTTP the overlay's symlink is served as the file it names,
+        // so compare contents (plain diff -r follows the expected link).
+        let out = Command::new("diff")
+            .arg("-r")
+            .arg(s.expected())
+            .arg(&mirror)
+            .output()
+            .expect("run diff");
+        assert!(
+            out.status.success(),
+            "{name}: served tree differs:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        // The overlay file's own mtime reaches the client.
+        let head = run(Command::new("curl")
+            .args(["-sSI"])
+            .arg(srv.url("/autounattend.xml")));
+        let head = String::from_utf8_lossy(&head.stdout).to_lowercase();
+        assert!(
+            head.contains("last-modified: sun, 13 sep 2020 12:26:40 gmt"),
+            "{name}: {head}"
+        );
+        // Hidden entries are not found.
+        for gone in ["/keep.txt", "/docs/", "/docs/a.txt"] {
+            let code = run(Command::new("curl")
+                .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+                .arg(srv.url(gone)));
+            assert_eq!(
+                String::from_utf8_lossy(&code.stdout),
+                "404",
+                "{name}: {gone}"
+            );
+        }
+    }
+}

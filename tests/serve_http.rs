@@ -11,108 +11,16 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::data::{files_under, noise};
+use common::serve::Serve as Server;
 use common::sha256_reader;
 use tempfile::TempDir;
-
-/// A running `isomount serve`, killed (by its pid) when dropped.
-struct Server {
-    child: Child,
-    /// `http://127.0.0.1:PORT` (no final slash).
-    base: String,
-    /// What it printed on standard error so far.
-    log: Arc<Mutex<String>>,
-}
-
-impl Server {
-    fn start(images: &[&Path], extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_isomount"))
-            .arg("-v")
-            .arg("serve")
-            .args(["--listen", "127.0.0.1:0"])
-            .args(extra)
-            .args(images)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run isomount serve");
-        let stderr = child.stderr.take().expect("stderr");
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                sink.lock().unwrap().push_str(&format!("{line}\n"));
-                if line.starts_with("isomount: serving ") {
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(line);
-                    }
-                }
-            }
-        });
-        let line = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(l) => l,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("serve did not start: {}", log.lock().unwrap());
-            }
-        };
-        // "isomount: serving http://ADDR/... (IMAGE)...": the server's URL first.
-        let at = line.find("http://").expect("URL in the startup line");
-        let rest = &line[at + "http://".len()..];
-        let host = &rest[..rest.find('/').expect("slash after the address")];
-        Server {
-            child,
-            base: format!("http://{host}"),
-            log,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn addr(&self) -> String {
-        self.base.trim_start_matches("http://").to_string()
-    }
-
-    /// Waits (up to 10 s) for `needle` in the server's standard error: the
-    /// line is written before the answer goes out, but reaches the pipe's
-    /// reader thread in its own time.
-    fn wait_log(&self, needle: &str) {
-        let started = Instant::now();
-        while !self.log.lock().unwrap().contains(needle) {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "{needle:?} not in the log: {}",
-                self.log.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Runs a tool (stdin closed); a missing tool fails with the fix.
 fn run(tool: &str, args: &[&str]) -> Output {

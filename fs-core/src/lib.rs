@@ -155,6 +155,7 @@
 //! * [`views`]: which tree of an image is shown, and how the trees compare.
 //! * [`overlay`]: local files and directories added to the view and entries
 //!   hidden from it ([`OpenOptions::overlay`]), the image untouched.
+//! * [`verify`]: checking every structure of an image (`isomount verify`).
 //! * [`Volume`]: the one API the backends and the CLI use: lazily listed
 //!   directories indexed by name, stable node ids, reads at any offset.
 //!
@@ -205,6 +206,7 @@ pub mod node;
 pub mod overlay;
 pub mod source;
 pub mod udf;
+pub mod verify;
 pub mod views;
 pub mod volume;
 

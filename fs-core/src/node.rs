@@ -276,6 +276,15 @@ pub trait Decoder: Send + Sync + fmt::Debug {
         offset: u64,
         buf: &mut [u8],
     ) -> crate::Result<usize>;
+
+    /// Checks the encoding's own structures without decoding the content
+    /// (for zisofs: the header and the block pointer table), as `verify`
+    /// does. Returns how many encoded blocks they describe. The default
+    /// has nothing to check.
+    fn check(&self, image: &dyn crate::source::ReadAt) -> crate::Result<u64> {
+        let _ = image;
+        Ok(0)
+    }
 }
 
 /// A shared decoder; two are equal when they are the same object.

@@ -14,6 +14,8 @@ pub mod mount;
 #[path = "../../fs-core/tests/support/data.rs"]
 pub mod data;
 #[cfg(target_os = "linux")]
+pub mod serve;
+#[cfg(target_os = "linux")]
 #[path = "../../fs-core/tests/support/servers.rs"]
 pub mod servers;
 pub mod walk;

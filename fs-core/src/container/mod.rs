@@ -19,7 +19,7 @@ pub(crate) mod cso;
 pub(crate) mod cue;
 pub(crate) mod mdf;
 pub(crate) mod nrg;
-mod sector;
+pub(crate) mod sector;
 mod shift;
 
 use std::io;
@@ -170,8 +170,32 @@ pub(crate) fn open(
     source: Arc<dyn ReadAt>,
     path: Option<&Path>,
 ) -> Result<(Arc<dyn ReadAt>, ContainerInfo)> {
-    if let Some(found) = cso::open(&source)? {
-        return Ok(found);
+    open_raw(source, path).map(|(view, info, _)| (view, info))
+}
+
+/// Where the data track's raw sectors lie, for a container that stores
+/// them raw (2352, 2448 or 2336 bytes each): what `verify` checks the EDC
+/// and ECC of (ECMA-130 14).
+#[derive(Clone)]
+pub(crate) struct RawTrack {
+    /// The file holding the sectors.
+    pub src: Arc<dyn ReadAt>,
+    /// Byte offset of the track's first sector in `src`.
+    pub start: u64,
+    /// How the sectors are stored.
+    pub mode: TrackMode,
+    /// Sectors of the track present in `src`.
+    pub sectors: u64,
+}
+
+/// What [`open_raw`] and the container openers return: the logical view,
+/// its description and, for raw sectors, where they are.
+pub(crate) type Opened = (Arc<dyn ReadAt>, ContainerInfo, Option<RawTrack>);
+
+/// [`open`], also saying where the data track's raw sectors are.
+pub(crate) fn open_raw(source: Arc<dyn ReadAt>, path: Option<&Path>) -> Result<Opened> {
+    if let Some((view, info)) = cso::open(&source)? {
+        return Ok((view, info, None));
     }
     if let Some((version, first)) = nrg::detect(&*source)? {
         return open_nrg(source, version, first);
@@ -197,7 +221,7 @@ pub(crate) fn open(
         };
         let mdf_path = sidecar(path, "mdf").unwrap_or_else(|| path.with_extension("mdf"));
         let text = read_small(&*source, "MDS descriptor", mdf::MAX_MDS_BYTES)?;
-        return open_mds(&text, path, open_file(&mdf_path)?, &mdf_path);
+        return mds_raw(&text, path, open_file(&mdf_path)?, &mdf_path);
     }
     if source.len() <= ccd::MAX_CCD_BYTES && ccd::looks_like_ccd(&head) {
         let Some(path) = path else {
@@ -207,7 +231,7 @@ pub(crate) fn open(
         };
         let img = sidecar(path, "img").unwrap_or_else(|| path.with_extension("img"));
         let text = read_small(&*source, "CloneCD control file", ccd::MAX_CCD_BYTES)?;
-        return open_ccd(&text, path, open_file(&img)?, &img);
+        return ccd_raw(&text, path, open_file(&img)?, &img);
     }
     if let Some(path) = path {
         match extension(Some(path)).as_str() {
@@ -223,14 +247,14 @@ pub(crate) fn open(
             "mdf" => {
                 if let Some(mds_path) = sidecar(path, "mds") {
                     let text = read_file_small(&mds_path, "MDS descriptor", mdf::MAX_MDS_BYTES)?;
-                    return open_mds(&text, &mds_path, source, path);
+                    return mds_raw(&text, &mds_path, source, path);
                 }
             }
             "img" => {
                 if let Some(ccd_path) = sidecar(path, "ccd") {
                     let text =
                         read_file_small(&ccd_path, "CloneCD control file", ccd::MAX_CCD_BYTES)?;
-                    return open_ccd(&text, &ccd_path, source, path);
+                    return ccd_raw(&text, &ccd_path, source, path);
                 }
             }
             _ => {}
@@ -261,6 +285,7 @@ pub(crate) fn open(
             kind: "plain".into(),
             details: Vec::new(),
         },
+        None,
     ))
 }
 
@@ -288,7 +313,13 @@ fn finish(
     sectors: u64,
     kind: String,
     mut details: Vec<(&'static str, String)>,
-) -> Result<(Arc<dyn ReadAt>, ContainerInfo)> {
+) -> Result<Opened> {
+    let raw = (mode.sector_size() != sector::USER).then(|| RawTrack {
+        src: Arc::clone(&src),
+        start,
+        mode,
+        sectors: sectors.min(src.len().saturating_sub(start) / mode.sector_size()),
+    });
     let (view, shift) = data_view(src, start, mode, sectors)?;
     if let Some(d) = shift {
         details.push((
@@ -298,7 +329,7 @@ fn finish(
             ),
         ));
     }
-    Ok((view, ContainerInfo { kind, details }))
+    Ok((view, ContainerInfo { kind, details }, raw))
 }
 
 fn no_data_track() -> Error {
@@ -360,7 +391,7 @@ fn open_cue(
     text: &[u8],
     cue_path: &Path,
     image: Option<(&Path, Arc<dyn ReadAt>)>,
-) -> Result<(Arc<dyn ReadAt>, ContainerInfo)> {
+) -> Result<Opened> {
     let sheet = cue::parse(&String::from_utf8_lossy(text))?;
     let dir = cue_path.parent().unwrap_or(Path::new("."));
     let resolve = |name: &str| -> PathBuf {
@@ -424,11 +455,7 @@ fn open_cue(
     finish(src, data.offset, data.mode, data.sectors, kind, details)
 }
 
-fn open_nrg(
-    source: Arc<dyn ReadAt>,
-    version: u8,
-    first: u64,
-) -> Result<(Arc<dyn ReadAt>, ContainerInfo)> {
+fn open_nrg(source: Arc<dyn ReadAt>, version: u8, first: u64) -> Result<Opened> {
     let n = nrg::parse(&*source, version, first)?;
     let mut lba = 0;
     let descs: Vec<TrackDesc> = n
@@ -458,12 +485,18 @@ fn open_nrg(
     finish(source, data.offset, data.mode, data.sectors, kind, details)
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn open_mds(
     text: &[u8],
     mds_path: &Path,
     mdf: Arc<dyn ReadAt>,
     mdf_path: &Path,
 ) -> Result<(Arc<dyn ReadAt>, ContainerInfo)> {
+    mds_raw(text, mds_path, mdf, mdf_path).map(|(view, info, _)| (view, info))
+}
+
+/// [`open_mds`], also saying where the raw sectors are.
+fn mds_raw(text: &[u8], mds_path: &Path, mdf: Arc<dyn ReadAt>, mdf_path: &Path) -> Result<Opened> {
     let tracks = mdf::parse(text)?;
     let data = tracks
         .iter()
@@ -504,12 +537,18 @@ pub(crate) fn open_mds(
     finish(mdf, data.offset, data.mode, sectors, kind, details)
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn open_ccd(
     text: &[u8],
     ccd_path: &Path,
     img: Arc<dyn ReadAt>,
     img_path: &Path,
 ) -> Result<(Arc<dyn ReadAt>, ContainerInfo)> {
+    ccd_raw(text, ccd_path, img, img_path).map(|(view, info, _)| (view, info))
+}
+
+/// [`open_ccd`], also saying where the raw sectors are.
+fn ccd_raw(text: &[u8], ccd_path: &Path, img: Arc<dyn ReadAt>, img_path: &Path) -> Result<Opened> {
     let tracks = ccd::parse(&String::from_utf8_lossy(text))?;
     let data = tracks
         .iter()

@@ -23,6 +23,7 @@
 //! types the volume hands out ([`el_torito::BootImage`] and what it holds)
 //! are re-exported at the crate root and are supported.
 
+pub(crate) mod check;
 mod datetime;
 pub(crate) mod directory;
 pub(crate) mod directory_record;

@@ -379,6 +379,43 @@ impl Decoder for ZisofsDecoder {
         }
         Ok(done)
     }
+
+    /// The header and every block pointer (zisofs format, as mkzftree and
+    /// xorriso write it): pointers never go backwards, the first block
+    /// starts after the table, the last ends inside the recorded extent,
+    /// and no block is longer than its compressed worst case.
+    fn check(&self, image: &dyn ReadAt) -> Result<u64> {
+        let t = self.table(image)?;
+        let mut prev = t.data_start;
+        let blocks = t.pointers.len().saturating_sub(1);
+        for (n, pair) in t.pointers.windows(2).enumerate() {
+            let (&start, &end) = match pair {
+                [s, e] => (s, e),
+                _ => continue,
+            };
+            let bad =
+                |why: String| self.corrupt("zisofs block pointers", format!("block {n}: {why}"));
+            if start < prev && start != end {
+                return Err(bad(format!(
+                    "starts at byte {start}, before the end of the previous block or of the table ({prev})"
+                )));
+            }
+            if end < start {
+                return Err(bad(format!("ends at byte {end}, before its start {start}")));
+            }
+            if end > self.stored.len() {
+                return Err(bad(format!(
+                    "ends at byte {end}, past the {}-byte extent",
+                    self.stored.len()
+                )));
+            }
+            if end - start > t.block_size * 2 + 1024 {
+                return Err(bad(format!("is {} bytes long", end - start)));
+            }
+            prev = prev.max(end);
+        }
+        Ok(blocks as u64)
+    }
 }
 
 #[cfg(test)]
@@ -488,6 +525,31 @@ mod tests {
         assert_eq!((zf.version, zf.log2_block, zf.size), (2, 17, 1_000_000));
         assert!(parse_zf(b"xx\x04\x0f\0\0\0\0\0\0\0\0", Location::sector(0)).is_none());
         assert!(parse_zf(b"pz", Location::sector(0)).is_none());
+    }
+
+    #[test]
+    fn check_walks_the_pointer_table() {
+        let src = sample();
+        let good = compress(&src, false, 15);
+        let blocks = (src.len() as u64).div_ceil(1 << 15);
+        let (img, data) = file(good.clone(), 1, 15, src.len() as u64);
+        assert_eq!(data.decoder().unwrap().check(&img).unwrap(), blocks);
+        // Block 1's pointer moved before block 0's end: a table that goes backwards.
+        let mut bad = good.clone();
+        bad[20..24].copy_from_slice(&17u32.to_le_bytes());
+        let (img, data) = file(bad, 1, 15, src.len() as u64);
+        let e = data.decoder().unwrap().check(&img).unwrap_err().to_string();
+        assert!(
+            e.contains("zisofs block pointers") && e.contains("block 0"),
+            "{e}"
+        );
+        // The last pointer past the extent.
+        let mut bad = good;
+        let last = 16 + 4 * blocks as usize;
+        bad[last..last + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        let (img, data) = file(bad, 1, 15, src.len() as u64);
+        let e = data.decoder().unwrap().check(&img).unwrap_err().to_string();
+        assert!(e.contains("past the"), "{e}");
     }
 
     #[test]

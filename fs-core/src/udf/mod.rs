@@ -22,6 +22,7 @@
 
 pub(crate) mod alloc;
 pub(crate) mod anchor;
+pub(crate) mod check;
 mod cs0;
 pub(crate) mod disk;
 pub(crate) mod fid;
@@ -398,9 +399,9 @@ mod tests {
     use crate::source::MemSource;
     use tag::ident;
 
-    const BS: usize = 2048;
+    pub(super) const BS: usize = 2048;
     /// First sector of the physical partition.
-    const PART: usize = 300;
+    pub(super) const PART: usize = 300;
 
     /// An ICB: file entry, or extended file entry when `efe`.
     struct Icb<'a> {
@@ -484,7 +485,7 @@ mod tests {
     /// A UDF 2.50 volume with a metadata partition (UDF 2.2.10) and its
     /// mirror, exercising every kind of entry. Metadata block k lives at
     /// physical block 10 + k (main) and 40 + k (mirror).
-    fn metadata_image() -> Vec<u8> {
+    pub(super) fn metadata_image() -> Vec<u8> {
         let mut img = vec![0u8; 600 * BS];
         for (i, id) in [b"BEA01", b"NSR03", b"TEA01"].iter().enumerate() {
             put(&mut img, 16 + i, &vsd(id));

@@ -343,6 +343,9 @@ pub(crate) struct Notes {
     pub vat_volume_id: Option<String>,
     /// Facts and warnings.
     pub extra: Vec<(&'static str, String)>,
+    /// Why a metadata mirror file that is recorded could not be read (the
+    /// main file is used; `verify` reports it).
+    pub mirror_unreadable: Option<Error>,
 }
 
 /// Builds the partition maps of `lv` over the partition descriptors `pds`.
@@ -711,7 +714,12 @@ fn metadata_kind(
             "none recorded",
         ))
     };
+    let recorded = mirror_loc != main_loc && mirror_loc != u32::MAX;
     match (main, mirror) {
+        (Ok(file), Err(m)) if recorded => {
+            notes.mirror_unreadable = Some(m);
+            Kind::Metadata { file, mirror: None }
+        }
         (Ok(file), mirror) => Kind::Metadata {
             file,
             mirror: mirror.ok(),
