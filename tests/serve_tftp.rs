@@ -4,13 +4,15 @@
 //! stops both. Expected bytes come from the tree xorriso made the image of.
 #![cfg(target_os = "linux")]
 
+mod common;
+
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use common::serve::Serve;
 
 /// Files of the test tree: name and length.
 const FILES: &[(&str, usize)] = &[
@@ -77,83 +79,18 @@ impl Fixture {
     }
 }
 
-/// `isomount serve --tftp 127.0.0.1:0`, killed on drop.
-struct Serve {
-    child: Child,
-    /// The TFTP port, from the startup lines.
-    tftp: u16,
-    /// The HTTP address.
-    http: String,
-    log: Arc<Mutex<String>>,
+/// `isomount -v serve --listen 127.0.0.1:0 --tftp 127.0.0.1:0 EXTRA... IMAGES...`
+/// and its TFTP port.
+fn serve(images: &[&Path], extra: &[&str]) -> (Serve, u16) {
+    let mut args = vec!["--tftp", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let srv = Serve::start(images, &args);
+    let port = srv.tftp_port();
+    (srv, port)
 }
 
-impl Serve {
-    fn start(images: &[&Path], extra: &[&str]) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_isomount"))
-            .arg("-v")
-            .arg("serve")
-            .args(["--listen", "127.0.0.1:0", "--tftp", "127.0.0.1:0"])
-            .args(extra)
-            .args(images)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run isomount serve");
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                sink.lock().unwrap().push_str(&format!("{line}\n"));
-                if line.starts_with("isomount: serving ") {
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(());
-                    }
-                }
-            }
-        });
-        if rx.recv_timeout(Duration::from_secs(30)).is_err() {
-            let _ = child.kill();
-            panic!("serve did not start: {}", log.lock().unwrap());
-        }
-        let text = log.lock().unwrap().clone();
-        // "isomount: TFTP on 127.0.0.1:PORT ..." and "isomount: serving http://ADDR/...".
-        let after = |marker: &str| {
-            let at = text
-                .find(marker)
-                .unwrap_or_else(|| panic!("no {marker:?} in {text}"));
-            text[at + marker.len()..]
-                .split(|c: char| c == '/' || c.is_whitespace() || c == ',' || c == ';')
-                .next()
-                .unwrap()
-                .to_string()
-        };
-        let tftp = after("TFTP on ");
-        let tftp = tftp.rsplit(':').next().unwrap().parse().unwrap();
-        let http = after("http://");
-        Serve {
-            child,
-            tftp,
-            http,
-            log,
-        }
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn log(srv: &Serve) -> String {
+    srv.log.lock().unwrap().clone()
 }
 
 /// Runs a client with a time limit; output through files so that a chatty
@@ -241,18 +178,18 @@ fn assert_same(what: &str, (out, text): &(Output, String), dest: &Path, want: &[
 #[test]
 fn tftp_beside_http_with_both_clients() {
     let fx = Fixture::new("one");
-    let srv = Serve::start(&[&fx.iso()], &[]);
+    let (srv, port) = serve(&[&fx.iso()], &[]);
     let tmp = tempfile::tempdir().unwrap();
     for (i, (name, _)) in FILES.iter().enumerate() {
         let want = fx.file(name);
         let dest = tmp.path().join(format!("h{i}"));
         let d = dest.to_str().unwrap();
-        let r = run(hpa(srv.tftp, &["get", name, d]), Duration::from_secs(60));
+        let r = run(hpa(port, &["get", name, d]), Duration::from_secs(60));
         assert_same(&format!("tftp-hpa {name}"), &r, &dest, &want);
         let dest = tmp.path().join(format!("a{i}"));
         let r = run(
             atftp(
-                srv.tftp,
+                port,
                 &format!("/{name}"),
                 &dest,
                 &["blksize 1428", "tsize 0", "windowsize 8"],
@@ -263,15 +200,15 @@ fn tftp_beside_http_with_both_clients() {
     }
     // HTTP answers at the same time.
     let o = Command::new("curl")
-        .args(["-sf", &format!("http://{}/boot/BCD", srv.http)])
+        .args(["-sf", &srv.url("/boot/BCD")])
         .output()
         .expect("curl (package curl)");
     assert!(o.status.success());
     assert!(o.stdout == fx.file("boot/BCD"));
     assert!(
-        srv.log().contains("tftp: "),
+        log(&srv).contains("tftp: "),
         "transfers are logged at -v: {}",
-        srv.log()
+        log(&srv)
     );
 }
 
@@ -279,7 +216,7 @@ fn tftp_beside_http_with_both_clients() {
 fn ignore_case_backslashes_and_several_images() {
     let a = Fixture::new("a");
     let b = Fixture::new("b");
-    let srv = Serve::start(&[&a.iso(), &b.iso()], &["--ignore-case"]);
+    let (_srv, port) = serve(&[&a.iso(), &b.iso()], &["--ignore-case"]);
     let tmp = tempfile::tempdir().unwrap();
     let cases = [
         ("a/boot/BCD", &a, "boot/BCD"),
@@ -290,7 +227,7 @@ fn ignore_case_backslashes_and_several_images() {
     for (i, (asked, fx, name)) in cases.into_iter().enumerate() {
         let dest = tmp.path().join(i.to_string());
         let r = run(
-            atftp(srv.tftp, asked, &dest, &["blksize 1024"]),
+            atftp(port, asked, &dest, &["blksize 1024"]),
             Duration::from_secs(60),
         );
         assert_same(&format!("atftp {asked}"), &r, &dest, &fx.file(name));
@@ -300,7 +237,7 @@ fn ignore_case_backslashes_and_several_images() {
 #[test]
 fn errors_reach_the_clients() {
     let fx = Fixture::new("err");
-    let srv = Serve::start(&[&fx.iso()], &[]);
+    let (_srv, port) = serve(&[&fx.iso()], &[]);
     let tmp = tempfile::tempdir().unwrap();
     let dest = tmp.path().join("x");
     let d = dest.to_str().unwrap();
@@ -311,18 +248,18 @@ fn errors_reach_the_clients() {
         // Without --ignore-case a backslash is part of a name.
         ("boot\\BCD", "Error code 1"),
     ] {
-        let (_, text) = run(hpa(srv.tftp, &["get", name, d]), Duration::from_secs(20));
+        let (_, text) = run(hpa(port, &["get", name, d]), Duration::from_secs(20));
         assert!(text.contains(code), "get {name}: {text}");
     }
     let local = tmp.path().join("up");
     fs::write(&local, b"data").unwrap();
     let (_, text) = run(
-        hpa(srv.tftp, &["put", local.to_str().unwrap(), "up"]),
+        hpa(port, &["put", local.to_str().unwrap(), "up"]),
         Duration::from_secs(20),
     );
     assert!(text.contains("Error code 2"), "put: {text}");
     let (out, text) = run(
-        atftp(srv.tftp, "missing", &dest, &["tsize 0"]),
+        atftp(port, "missing", &dest, &["tsize 0"]),
         Duration::from_secs(20),
     );
     assert!(
@@ -334,18 +271,18 @@ fn errors_reach_the_clients() {
 #[test]
 fn sigterm_stops_with_a_transfer_stalled() {
     let fx = Fixture::new("stop");
-    let mut srv = Serve::start(&[&fx.iso()], &[]);
+    let (mut srv, port) = serve(&[&fx.iso()], &[]);
     // A read request never acknowledged: the transfer waits and resends.
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
     let mut rrq = vec![0, 1];
     rrq.extend_from_slice(b"sources/boot.wim\0octet\0");
-    s.send_to(&rrq, ("127.0.0.1", srv.tftp)).unwrap();
+    s.send_to(&rrq, ("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut buf = [0; 600];
     let (n, _) = s.recv_from(&mut buf).expect("DATA 1");
     assert_eq!(&buf[..4], &[0, 3, 0, 1], "{:?}", &buf[..n.min(8)]);
     let o = Command::new("kill")
-        .args(["-TERM", &srv.child.id().to_string()])
+        .args(["-TERM", &srv.pid().to_string()])
         .output()
         .unwrap();
     assert!(o.status.success());
@@ -357,11 +294,11 @@ fn sigterm_stops_with_a_transfer_stalled() {
         assert!(
             started.elapsed() < Duration::from_secs(5),
             "still running 5 s after SIGTERM: {}",
-            srv.log()
+            log(&srv)
         );
         std::thread::sleep(Duration::from_millis(20));
     };
-    assert!(status.success(), "{status}: {}", srv.log());
+    assert!(status.success(), "{status}: {}", log(&srv));
 }
 
 #[test]

@@ -97,6 +97,21 @@ impl Serve {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// The TFTP port, when started with `--tftp` (from the "TFTP on
+    /// ADDR:PORT" line printed before the startup line).
+    pub fn tftp_port(&self) -> u16 {
+        let log = self.log.lock().unwrap();
+        let at = log.find("TFTP on ").expect("a TFTP line (serve --tftp)");
+        let addr = log[at + "TFTP on ".len()..]
+            .split_whitespace()
+            .next()
+            .unwrap_or_default();
+        addr.rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {addr:?}"))
+    }
 }
 
 impl Drop for Serve {
