@@ -140,7 +140,7 @@ impl CacheKey {
         let digest: [u8; 32] = h.finalize().into();
         CacheKey {
             digest,
-            hex: to_hex(&digest),
+            hex: super::hex(&digest),
             pinned: validator.is_some(),
             chunk_size,
         }
@@ -161,20 +161,6 @@ impl CacheKey {
     pub fn chunk_size(&self) -> u32 {
         self.chunk_size
     }
-}
-
-/// Lower-case hex.
-fn to_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        for nibble in [b >> 4, b & 0xf] {
-            s.push(char::from(
-                *DIGITS.get(usize::from(nibble)).unwrap_or(&b'0'),
-            ));
-        }
-    }
-    s
 }
 
 /// What a [`DiskCache`] did since it was opened (this instance only; other
@@ -809,7 +795,7 @@ mod tests {
 
     #[test]
     fn hex() {
-        assert_eq!(to_hex(&[0x00, 0x9f, 0xa0, 0xff]), "009fa0ff");
+        assert_eq!(super::super::hex(&[0x00, 0x9f, 0xa0, 0xff]), "009fa0ff");
         let k = key("a", Some("\"e\""), None);
         assert_eq!(k.hex().len(), 64);
         assert!(is_hex_name(Path::new(k.hex()), 64));

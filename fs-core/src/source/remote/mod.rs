@@ -31,3 +31,17 @@ pub use source::{
     DEFAULT_CHUNK_SIZE, DEFAULT_READAHEAD, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, PIECE_SIZE,
     RemoteOptions, RemoteSource, RemoteStats,
 };
+
+/// Lower-case hex of `bytes` (cache keys, SigV4 signatures).
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        for nibble in [b >> 4, b & 0xf] {
+            s.push(char::from(
+                *DIGITS.get(usize::from(nibble)).unwrap_or(&b'0'),
+            ));
+        }
+    }
+    s
+}

@@ -28,6 +28,7 @@ use ureq::Agent;
 
 use super::aws_config::{S3Config, S3Credentials};
 use super::fetch::{FetchError, ObjectMeta, RangeFetcher};
+use super::hex;
 use super::http::{self, Method, Target};
 
 /// One S3 object, read with signed range requests.
@@ -208,14 +209,6 @@ fn hmac(key: &[u8], msg: &[u8]) -> [u8; 32] {
         *d = *s;
     }
     out
-}
-
-fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
 }
 
 /// `YYYYMMDDTHHMMSSZ` of `t` (UTC).
