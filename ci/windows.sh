@@ -248,7 +248,8 @@ must_fail open-missing 'cannot open image' open missing.iso --no-open
 rc=0
 wine "$exe" open --help >"$out/open-help.out" 2>&1 || rc=$?
 if [[ $rc != 0 ]] || ! grep -q -- '--no-open' "$out/open-help.out"; then
-  problem "open --help: rc $rc, or no --no-open in it"
+  problem "open --help: rc $rc, or no --no-open in it; it printed:"
+  sed 's/^/    /' "$out/open-help.out" | head -60
 fi
 # A stand-in install: the DLL that winfsp-sys ships, found via the registry.
 dll=$(find "${CARGO_HOME:-$HOME/.cargo}/registry/src" -path '*winfsp-sys-0.12.1*/winfsp/bin/winfsp-x64.dll' | head -1)
