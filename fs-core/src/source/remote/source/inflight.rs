@@ -8,13 +8,14 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use parking_lot::{Condvar, Mutex};
 
 use super::super::fetch::FetchError;
 use super::request::BACKOFF_CAP;
 use super::{Inner, Unit};
 
-pub(super) type Answer = Result<Arc<[u8]>, FetchError>;
+pub(super) type Answer = Result<Bytes, FetchError>;
 
 /// One request in flight: whoever wants the same unit waits here.
 pub(super) struct Slot {
@@ -23,11 +24,11 @@ pub(super) struct Slot {
 }
 
 /// One unit's bytes out of a multi-unit answer: (unit index, data).
-pub(super) type Part = (u64, Arc<[u8]>);
+pub(super) type Part = (u64, Bytes);
 
 /// What a lookup found for one unit.
 pub(super) enum Found {
-    Ready(Arc<[u8]>),
+    Ready(Bytes),
     Wait(Arc<Slot>),
     Missing,
 }
@@ -61,7 +62,7 @@ impl Claim<'_> {
             self.inner.disk_store(self.unit, data);
             // In memory before the slot goes: a reader that misses the slot
             // finds the data.
-            self.inner.remember(self.unit, Arc::clone(data));
+            self.inner.remember(self.unit, data.clone());
         }
         self.inner.in_flight.lock().remove(&self.unit);
         *self.slot.answer.lock() = Some(answer);
@@ -85,7 +86,7 @@ impl Inner {
     pub(super) fn find(&self, unit: Unit, in_flight: &HashMap<Unit, Arc<Slot>>) -> Found {
         if let Some(data) = self.memory.lock().lru.get(&unit) {
             self.stats.memory_hits.fetch_add(1, Ordering::Relaxed);
-            return Found::Ready(Arc::clone(data));
+            return Found::Ready(data.clone());
         }
         match in_flight.get(&unit) {
             Some(slot) => Found::Wait(Arc::clone(slot)),
@@ -123,7 +124,7 @@ impl Inner {
     /// Waits for another thread's request. That request is bounded by the
     /// request timeout and the retries; past that bound (plus a margin)
     /// this read gives up rather than hang.
-    pub(super) fn wait(&self, slot: &Slot) -> io::Result<Arc<[u8]>> {
+    pub(super) fn wait(&self, slot: &Slot) -> io::Result<Bytes> {
         let per_attempt = self.opts.request_timeout.saturating_add(BACKOFF_CAP);
         let bound = per_attempt
             .saturating_mul(self.opts.retries.saturating_add(2))

@@ -35,6 +35,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use lru::LruCache;
 use parking_lot::{Condvar, Mutex};
 
@@ -202,7 +203,7 @@ struct Unit {
 }
 
 struct Memory {
-    lru: LruCache<Unit, Arc<[u8]>>,
+    lru: LruCache<Unit, Bytes>,
     bytes: u64,
 }
 
@@ -499,7 +500,7 @@ impl Inner {
         }
     }
 
-    fn disk_lookup(&self, unit: Unit) -> Option<Arc<[u8]>> {
+    fn disk_lookup(&self, unit: Unit) -> Option<Bytes> {
         let disk = self.opts.disk.as_ref()?;
         let key = self.disk_key(unit)?;
         let (_, len) = self.span(unit);
@@ -508,8 +509,8 @@ impl Inner {
             return None;
         }
         self.stats.disk_hits.fetch_add(1, Ordering::Relaxed);
-        let data: Arc<[u8]> = data.into();
-        self.remember(unit, Arc::clone(&data));
+        let data: Bytes = data.into();
+        self.remember(unit, data.clone());
         Some(data)
     }
 
@@ -521,7 +522,7 @@ impl Inner {
 
     /// A chunk if it is at hand or coming (waits for it then), without
     /// sending a request.
-    fn cached_or_in_flight(&self, chunk: Unit) -> io::Result<Option<Arc<[u8]>>> {
+    fn cached_or_in_flight(&self, chunk: Unit) -> io::Result<Option<Bytes>> {
         let found = self.find(chunk, &self.in_flight.lock());
         match found {
             Found::Ready(data) => Ok(Some(data)),
@@ -531,14 +532,14 @@ impl Inner {
     }
 
     /// One unit, fetched by this thread or by whoever already asked.
-    fn get(&self, unit: Unit, prio: Priority) -> io::Result<Arc<[u8]>> {
+    fn get(&self, unit: Unit, prio: Priority) -> io::Result<Bytes> {
         match self.lookup(unit) {
             Ok(Found::Ready(data)) => Ok(data),
             Ok(Found::Wait(slot)) => self.wait(&slot),
             Ok(Found::Missing) => Err(io::Error::other("lookup found nothing")),
             Err(claim) => {
                 let (start, len) = self.span(unit);
-                let answer = self.fetch(start, len, prio).map(Arc::<[u8]>::from);
+                let answer = self.fetch(start, len, prio).map(Bytes::from);
                 claim.complete(answer.clone());
                 Ok(answer?)
             }
@@ -605,7 +606,7 @@ impl Inner {
 
     /// Keeps `data` in memory, evicting the least recently used beyond the
     /// bound; a whole chunk replaces its pieces.
-    fn remember(&self, unit: Unit, data: Arc<[u8]>) {
+    fn remember(&self, unit: Unit, data: Bytes) {
         let mut m = self.memory.lock();
         if unit.shift == self.chunk_shift && self.chunk_shift > self.piece_shift {
             let per = 1u64 << (self.chunk_shift - self.piece_shift);

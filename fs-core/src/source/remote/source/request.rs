@@ -10,6 +10,8 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use super::super::fetch::FetchError;
 use super::inflight::{Claim, Part};
 use super::permits::Priority;
@@ -50,20 +52,22 @@ impl Inner {
         let (last_start, last_len) = self.span(last.unit);
         match self.fetch(start, last_start + last_len - start, prio) {
             Ok(bytes) => {
+                // Each claim gets its part of the one answer without a copy.
+                let bytes = Bytes::from(bytes);
                 let mut parts = Vec::with_capacity(run.len());
                 for c in run {
                     let (s, l) = self.span(c.unit);
                     let part = usize::try_from(s - start)
                         .ok()
                         .zip(usize::try_from(l).ok())
-                        .and_then(|(a, l)| bytes.get(a..a + l))
-                        .map(Arc::<[u8]>::from)
+                        .filter(|&(a, l)| a.checked_add(l).is_some_and(|end| end <= bytes.len()))
+                        .map(|(a, l)| bytes.slice(a..a + l))
                         .ok_or_else(|| FetchError::Fatal {
                             name: self.name().to_string(),
                             detail: "a range outside the answer".into(),
                         });
                     if let Ok(data) = &part {
-                        parts.push((c.unit.index, Arc::clone(data)));
+                        parts.push((c.unit.index, data.clone()));
                     }
                     c.complete(part);
                 }
