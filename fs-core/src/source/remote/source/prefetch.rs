@@ -17,30 +17,46 @@ pub(super) struct Prefetch {
 }
 
 impl Inner {
-    /// Queues chunks `from .. from + count` (those past the end, cached or
-    /// coming are left out) for the read-ahead workers.
-    pub(super) fn read_ahead(&self, from: u64, count: u64) {
+    /// Chunks one read-ahead request carries at most: half the window, so
+    /// that one batch is being read while the next is fetched.
+    pub(super) fn batch(&self) -> u64 {
+        u64::from(self.opts.readahead / 4).clamp(1, 8)
+    }
+
+    /// Queues chunks `from .. from + count` (those past the end, cached,
+    /// coming or queued already are left out) for the read-ahead workers,
+    /// once at least `min_run` of them are missing. A window that moves a
+    /// chunk per read would otherwise send one chunk per request, however
+    /// large the batches the workers may send.
+    pub(super) fn read_ahead(&self, from: u64, count: u64, min_run: u64) {
         let chunks = self.meta.size.div_ceil(1u64 << self.chunk_shift);
         let cap = usize::try_from(self.opts.readahead)
             .unwrap_or(usize::MAX)
             .saturating_mul(2)
             .max(8);
+        let missing: Vec<u64> = (from..from.saturating_add(count).min(chunks))
+            .filter(|&i| {
+                let unit = Unit {
+                    shift: self.chunk_shift,
+                    index: i,
+                };
+                !self.held_or_in_flight(unit) && !self.prefetch.lock().queued.contains(&i)
+            })
+            .collect();
+        if (missing.len() as u64) < min_run {
+            return;
+        }
         let mut queued = false;
-        for i in from..from.saturating_add(count).min(chunks) {
-            let unit = Unit {
-                shift: self.chunk_shift,
-                index: i,
-            };
-            if self.held_or_in_flight(unit) {
-                continue;
-            }
+        {
             let mut p = self.prefetch.lock();
-            if p.queue.len() >= cap {
-                break;
-            }
-            if p.queued.insert(i) {
-                p.queue.push_back(i);
-                queued = true;
+            for i in missing {
+                if p.queue.len() >= cap {
+                    break;
+                }
+                if p.queued.insert(i) {
+                    p.queue.push_back(i);
+                    queued = true;
+                }
             }
         }
         if queued {
@@ -56,14 +72,8 @@ impl Inner {
     }
 
     pub(super) fn prefetch_worker(self: Arc<Self>) {
-        // Consecutive chunks queued together go out as one request of up to
-        // half the read-ahead window: per-request overhead, not bandwidth,
-        // bounded sequential reads at 1 MiB per request (bench/REMOTE.md:
-        // 0.34x curl with 1 MiB requests, 0.58x with 8 MiB chunks), while
-        // two such requests still overlap.
-        let batch = usize::try_from(self.opts.readahead / 2)
-            .unwrap_or(1)
-            .clamp(1, 16);
+        // Consecutive chunks queued together go out as one request.
+        let batch = usize::try_from(self.batch()).unwrap_or(1);
         loop {
             let indices = {
                 let mut p = self.prefetch.lock();

@@ -295,7 +295,7 @@ fn sequential_reads_read_ahead_within_the_bound() {
     let data = patterned(64 * CHUNK);
     let f = Arc::new(TestFetcher::new(data.clone()).with_delay(Duration::from_millis(5)));
     let o = RemoteOptions {
-        readahead: 6,
+        readahead: 12,
         max_in_flight: 3,
         memory_bytes: 16 * CHUNK as u64,
         ..opts(CHUNK as u32)
@@ -311,11 +311,21 @@ fn sequential_reads_read_ahead_within_the_bound() {
     let max = f.max_in_flight.load(Ordering::SeqCst);
     assert!(max <= 3, "{max} requests in flight");
     assert!(max >= 2, "no read-ahead in flight alongside");
-    // Whole chunks from the first 128 KiB read on, read-ahead in
-    // batches of up to readahead / 2 = 3 consecutive chunks per request:
-    // fewer requests than chunks, and no range twice.
+    // Whole chunks from the first 128 KiB read on; read-ahead (a window
+    // of 8 chunks, half the memory bound) queued and sent in whole batches
+    // of readahead / 4 = 3 consecutive chunks per request, not a chunk at
+    // a time as the window moves: about a third as many requests as
+    // chunks, none larger than a batch, and no range twice.
     let requests = f.requests();
-    assert!((64 / 3..64).contains(&requests), "{requests} requests");
+    assert!(
+        (64 / 3..=64 / 3 + 6).contains(&requests),
+        "{requests} requests"
+    );
+    let ranges = f.ranges.lock().clone();
+    assert!(
+        ranges.iter().all(|&(_, l)| l <= 3 * CHUNK as u64),
+        "{ranges:?}"
+    );
     assert_eq!(f.bytes.load(Ordering::SeqCst), data.len() as u64);
     let mut ranges = f.ranges.lock().clone();
     ranges.sort_unstable();
