@@ -434,11 +434,13 @@ impl ReadAt for RemoteSource {
         let to_end = (advised_end.min(size).saturating_sub(1) >> cs).saturating_sub(last_chunk);
         let ahead = open.min(to_end);
         // Whole batches (one request each) while the window moves inside
-        // the file; what is left when it reaches the end, however little.
+        // the file, at most a quarter of the window (large chunks make a
+        // window of few chunks, which must not empty before it refills);
+        // what is left when it reaches the end, however little.
         let min_run = if to_end <= open {
             1
         } else {
-            inner.batch().min(open)
+            inner.batch().min(open / 4).max(1)
         };
         // Small reads (the Volume's metadata blocks) never read ahead: a
         // long directory is read in sequence, but what follows it on the
