@@ -23,20 +23,13 @@ use std::process::{Command, Output};
 
 use common::mount::Mount;
 use common::servers::{Server, free_port};
-use common::{fuse_available, sha256_reader};
+use common::{fuse_available, sha256_reader, xorriso_image};
 
 /// A tree with nested directories, names Windows clients see differently
 /// (spaces, Unicode, a long name, mixed case) and a file large enough to
 /// take several SMB reads.
 fn make_tree(root: &Path) {
-    let mut big = Vec::with_capacity(5 << 20);
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    while big.len() < 5 << 20 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        big.extend_from_slice(&x.to_le_bytes());
-    }
+    let big = common::data::noise(5 << 20, 11);
     let files: [(&str, &[u8]); 6] = [
         ("setup.exe", b"MZ not really a program\n"),
         ("sources/install.wim", &big),
@@ -57,29 +50,6 @@ fn make_tree(root: &Path) {
         fs::write(p, data).unwrap();
     }
     fs::create_dir_all(root.join("empty dir")).unwrap();
-}
-
-fn xorriso_image(tree: &Path, image: &Path) {
-    let out = Command::new("xorriso")
-        .args([
-            "-as",
-            "mkisofs",
-            "-R",
-            "-J",
-            "-joliet-long",
-            "-V",
-            "REEXPORT",
-            "-o",
-        ])
-        .arg(image)
-        .arg(tree)
-        .output()
-        .expect("run xorriso (ci/install-deps.sh installs it)");
-    assert!(
-        out.status.success(),
-        "xorriso: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// smbd sharing `path` as `[iso]` on a loopback port, read-only, to guests.
@@ -192,7 +162,7 @@ fn samba_shares_an_allow_other_mount_byte_for_byte() {
     let tree = tmp.path().join("tree");
     make_tree(&tree);
     let image = tmp.path().join("reexport.iso");
-    xorriso_image(&tree, &image);
+    xorriso_image(&tree, &image, "REEXPORT");
 
     let m = Mount::with_options(&image, &[], &["-o", "allow_other"]);
     let smb = Samba::start(&tmp.path().join("samba"), &m.mnt);
@@ -275,7 +245,7 @@ fn samba_cannot_read_a_mount_without_allow_other() {
     let tree = tmp.path().join("tree");
     make_tree(&tree);
     let image = tmp.path().join("private.iso");
-    xorriso_image(&tree, &image);
+    xorriso_image(&tree, &image, "REEXPORT");
     // FUSE keeps other users out of a mount made without allow_other, the
     // guest account smbd reads as included: the share cannot be listed.
     let m = Mount::new(&image, &[]);
@@ -295,7 +265,7 @@ fn inode_numbers_are_the_same_on_every_mount() {
     let tree = tmp.path().join("tree");
     make_tree(&tree);
     let image = tmp.path().join("stable.iso");
-    xorriso_image(&tree, &image);
+    xorriso_image(&tree, &image, "REEXPORT");
     // NFS file handles carry inode numbers: after the server (or isomount)
     // restarts, a client's handles must still name the same files.
     let inodes = |root: &Path| -> BTreeMap<String, u64> {
@@ -401,7 +371,7 @@ fn file_handles_outlive_the_inode_cache_and_the_mount() {
     let tree = tmp.path().join("tree");
     make_tree(&tree);
     let image = tmp.path().join("handles.iso");
-    xorriso_image(&tree, &image);
+    xorriso_image(&tree, &image, "REEXPORT");
     let files = [
         "sources/install.wim",
         "sources/$OEM$/$1/Drivers/net.inf",

@@ -81,30 +81,6 @@ fn curl(url: &str, args: &[&str]) -> Answer {
     }
 }
 
-/// Builds an image with xorriso (Rock Ridge + Joliet) of `tree`.
-fn make_iso(tree: &Path, out: &Path) {
-    let o = run(
-        "xorriso",
-        &[
-            "-as",
-            "mkisofs",
-            "-R",
-            "-J",
-            "-joliet-long",
-            "-V",
-            "SERVETEST",
-            "-o",
-            out.to_str().unwrap(),
-            tree.to_str().unwrap(),
-        ],
-    );
-    assert!(
-        o.status.success(),
-        "xorriso: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
 fn write(path: &Path, data: &[u8]) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, data).unwrap();
@@ -142,7 +118,11 @@ impl Fixture {
     fn new(fill: impl FnOnce(&Path)) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         fill(&dir.path().join("tree"));
-        make_iso(&dir.path().join("tree"), &dir.path().join("image.iso"));
+        common::xorriso_image(
+            &dir.path().join("tree"),
+            &dir.path().join("image.iso"),
+            "SERVETEST",
+        );
         write(&dir.path().join("canary.txt"), CANARY);
         write(&dir.path().join("tree/../canary2.txt"), CANARY);
         Fixture { dir }
@@ -528,8 +508,16 @@ fn several_images_each_under_its_name() {
     let dir = tempfile::tempdir().unwrap();
     write(&dir.path().join("ta/only-a.txt"), b"from a\n");
     write(&dir.path().join("tb/only-b.txt"), b"from b\n");
-    make_iso(&dir.path().join("ta"), &dir.path().join("a.iso"));
-    make_iso(&dir.path().join("tb"), &dir.path().join("b.iso"));
+    common::xorriso_image(
+        &dir.path().join("ta"),
+        &dir.path().join("a.iso"),
+        "SERVETEST",
+    );
+    common::xorriso_image(
+        &dir.path().join("tb"),
+        &dir.path().join("b.iso"),
+        "SERVETEST",
+    );
     let srv = Server::start(&[&dir.path().join("a.iso"), &dir.path().join("b.iso")], &[]);
     let log = srv.log.lock().unwrap().clone();
     assert!(

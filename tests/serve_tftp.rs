@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::data::noise;
 use common::serve::Serve;
 
 /// Files of the test tree: name and length.
@@ -23,20 +24,6 @@ const FILES: &[(&str, usize)] = &[
     ("sources/boot.wim", (5 << 20) + 3),
 ];
 
-fn content(name: &str, len: usize) -> Vec<u8> {
-    let mut x = name.bytes().fold(0xCBF2_9CE4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3)
-    });
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 /// A tree and its image, in a temporary directory.
 struct Fixture {
     dir: tempfile::TempDir,
@@ -46,23 +33,16 @@ impl Fixture {
     fn new(tag: &str) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let tree = dir.path().join("tree");
-        for (name, len) in FILES {
+        // Bytes of their own for every file of every image, so a file
+        // served from the wrong place cannot compare equal.
+        let tag_seed = tag.bytes().fold(0u64, |h, b| h * 131 + u64::from(b));
+        for (i, (name, len)) in FILES.iter().enumerate() {
             let p = tree.join(name);
             fs::create_dir_all(p.parent().unwrap()).unwrap();
-            fs::write(&p, content(&format!("{tag}/{name}"), *len)).unwrap();
+            fs::write(&p, noise(*len, tag_seed * 64 + i as u64)).unwrap();
         }
         let iso = dir.path().join(format!("{tag}.iso"));
-        let o = Command::new("xorriso")
-            .args(["-as", "mkisofs", "-quiet", "-R", "-J", "-o"])
-            .arg(&iso)
-            .arg(&tree)
-            .output()
-            .unwrap_or_else(|e| panic!("xorriso (package xorriso) is needed: {e}"));
-        assert!(
-            o.status.success(),
-            "xorriso: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        common::xorriso_image(&tree, &iso, "SERVETFTP");
         Fixture { dir }
     }
 

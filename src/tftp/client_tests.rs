@@ -16,6 +16,10 @@ use std::time::{Duration, Instant};
 use fs_core::{OpenOptions, Volume};
 
 use super::packet::{Packet, ack, opcode, request};
+
+// The test data of fs-core's and the CLI's integration tests.
+#[path = "../../fs-core/tests/support/data.rs"]
+mod data;
 use super::volume_files::VolumeFiles;
 use super::{Options, Running, Server};
 
@@ -32,21 +36,6 @@ const FILES: &[(&str, usize)] = &[
     ("lossy-small.bin", 60_001),
     ("big.img", (33 << 20) + 77),
 ];
-
-fn content(name: &str, len: usize) -> Vec<u8> {
-    // A different byte stream per file, so a mixed-up file cannot match.
-    let mut x = name.bytes().fold(0x9E37_79B9_7F4A_7C15u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3)
-    });
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
 
 /// The tree and its image, made once per test binary in a directory next
 /// to it (reused by later runs while complete and of the same file list;
@@ -77,10 +66,11 @@ fn fixture() -> &'static Fixture {
             return f;
         }
         let _ = fs::remove_dir_all(&dir);
-        for (name, len) in FILES {
+        for (i, (name, len)) in FILES.iter().enumerate() {
             let p = f.tree.join(name);
             fs::create_dir_all(p.parent().unwrap()).unwrap();
-            fs::write(&p, content(name, *len)).unwrap();
+            // Bytes of its own per file, so a mixed-up file cannot match.
+            fs::write(&p, data::noise(*len, i as u64 + 1)).unwrap();
         }
         let out = Command::new("xorriso")
             .args(["-as", "mkisofs", "-quiet", "-R", "-J", "-o"])

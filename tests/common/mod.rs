@@ -283,6 +283,33 @@ pub fn fuse_available() -> bool {
     false
 }
 
+/// Builds a Rock Ridge + Joliet (long names) image of `tree` at `out` with
+/// xorriso, volume id `label`; a missing xorriso fails with the fix.
+pub fn xorriso_image(tree: &Path, out: &Path, label: &str) {
+    let o = Command::new("xorriso")
+        .args([
+            "-as",
+            "mkisofs",
+            "-quiet",
+            "-R",
+            "-J",
+            "-joliet-long",
+            "-V",
+            label,
+            "-o",
+        ])
+        .arg(out)
+        .arg(tree)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run xorriso ({e}): run `bash ci/install-deps.sh`"));
+    assert!(
+        o.status.success(),
+        "xorriso of {}: {}",
+        tree.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 /// Runs the built `isomount` binary.
 pub fn isomount(args: &[&std::ffi::OsStr]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_isomount"))
