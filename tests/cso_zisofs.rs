@@ -20,18 +20,8 @@ use std::sync::OnceLock;
 
 use common::mount::Mount;
 use common::walk::volume_listing;
-use common::{Keys, assert_listing, fixtures, fuse_available, isomount, load_ref, sha256_hex};
+use common::{Keys, assert_listing, fixtures, fuse_available, isomount, load_ref, run, sha256_hex};
 use fs_core::{Error, NodeId, OpenOptions, Volume};
-
-fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// `(image, container kind)` for the three compressed copies of rr.iso.
 fn compressed() -> &'static [(PathBuf, &'static str)] {

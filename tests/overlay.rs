@@ -16,7 +16,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, SystemTime};
 
 use common::mount::{Mount, is_mounted};
-use common::{fuse_available, isomount};
+use common::{fuse_available, isomount, run};
 use serde_json::Value;
 
 const EROFS: i32 = 30;
@@ -161,19 +161,6 @@ fn copy_tree(from: &Path, to: &Path) {
             }
         }
     }
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd:?}: {e} (run `bash ci/install-deps.sh`)"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 /// `isomount FLAGS... ARGS...`, which must succeed.

@@ -14,7 +14,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{corpus, fixtures, isomount, point_record_past_end, udf_fix_tag, udf_fixtures};
+use common::{corpus, fixtures, isomount, point_record_past_end, run, udf_fix_tag, udf_fixtures};
 use serde_json::Value;
 
 const B: usize = 2048;
@@ -76,16 +76,6 @@ fn find<'a>(problems: &'a [Value], structure: &str) -> &'a Value {
 
 fn lines(path: &Path) -> u64 {
     fs::read_to_string(path).unwrap().lines().count() as u64
-}
-
-fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// A copy of `image` in `dir`, patched by `f`.

@@ -283,6 +283,22 @@ pub fn fuse_available() -> bool {
     false
 }
 
+/// Runs a tool that must succeed; a failure shows its output, a missing
+/// tool the fix.
+pub fn run(cmd: &mut Command) -> std::process::Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e} (run `bash ci/install-deps.sh`)"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Builds a Rock Ridge + Joliet (long names) image of `tree` at `out` with
 /// xorriso, volume id `label`; a missing xorriso fails with the fix.
 pub fn xorriso_image(tree: &Path, out: &Path, label: &str) {
