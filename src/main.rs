@@ -100,7 +100,7 @@ fn run(cli: &Cli, caller: Caller) -> Result<bool> {
         }
         Command::Cat { image, paths } => {
             let vol = open_volume(&cli.open, image)?;
-            cat::run(&vol, paths, &mut stdout.lock())
+            cat::run(&vol, paths, &mut cat::raw_stdout())
         }
         Command::Extract {
             image,
