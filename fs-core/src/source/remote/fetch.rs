@@ -141,4 +141,44 @@ pub trait RangeFetcher: Send + Sync {
     /// [`FetchError::Transient`], a whole-object answer
     /// [`FetchError::NoRanges`].
     fn fetch(&self, start: u64, len: u64, pinned: &ObjectMeta) -> Result<Vec<u8>, FetchError>;
+
+    /// [`RangeFetcher::fetch`] into `buf`: all of the bytes
+    /// `start .. start + buf.len()`, which lie within the pinned size; a
+    /// short answer is [`FetchError::Transient`]. The chunk engine reads
+    /// through this, into buffers it reuses. The default copies what
+    /// `fetch` returns; the HTTP and S3 fetchers read the body straight in.
+    fn fetch_into(
+        &self,
+        start: u64,
+        buf: &mut [u8],
+        pinned: &ObjectMeta,
+    ) -> Result<(), FetchError> {
+        let got = self.fetch(start, buf.len() as u64, pinned)?;
+        if got.len() != buf.len() {
+            return Err(short_answer(
+                self.name(),
+                start,
+                buf.len() as u64,
+                got.len() as u64,
+            ));
+        }
+        buf.copy_from_slice(&got);
+        Ok(())
+    }
+}
+
+/// The error for an answer of `got` bytes to a range of `want` at `start`:
+/// fewer is a body cut short (worth retrying), more a broken server.
+pub(crate) fn short_answer(name: &str, start: u64, want: u64, got: u64) -> FetchError {
+    if got < want {
+        FetchError::Transient {
+            name: name.to_owned(),
+            detail: format!("{got} bytes of the {want} asked at byte {start}"),
+        }
+    } else {
+        FetchError::Fatal {
+            name: name.to_owned(),
+            detail: format!("{got} bytes for a range of {want} at byte {start}"),
+        }
+    }
 }

@@ -107,6 +107,15 @@ impl RangeFetcher for HttpFetcher {
     fn fetch(&self, start: u64, len: u64, pinned: &ObjectMeta) -> Result<Vec<u8>, FetchError> {
         get_range(&self.target(), &self.url, start, len, pinned)
     }
+
+    fn fetch_into(
+        &self,
+        start: u64,
+        buf: &mut [u8],
+        pinned: &ObjectMeta,
+    ) -> Result<(), FetchError> {
+        get_range_into(&self.target(), &self.url, start, buf, pinned)
+    }
 }
 
 fn no_hint(_code: &str) -> Option<String> {
@@ -441,7 +450,7 @@ fn stat_by_get(t: &Target<'_>, url: &str) -> Result<ObjectMeta, FetchError> {
             };
             let meta = meta_of(&resp, size);
             // Drain the one byte so the connection can be reused.
-            let _ = read_bounded(&mut resp, 1);
+            let _ = read_body_into(&mut resp, &mut [0; 1]);
             Ok(meta)
         }
         // An empty object: no byte 0 to send (RFC 9110 15.5.17).
@@ -459,8 +468,8 @@ fn stat_by_get(t: &Target<'_>, url: &str) -> Result<ObjectMeta, FetchError> {
 }
 
 /// The bytes `start .. start + len` of the object pinned by `pinned`
-/// (RFC 9110 13.1.1 `If-Match`, else 13.1.4 `If-Unmodified-Since`); a 206
-/// whose `Content-Range`, length or validator disagrees is not accepted.
+/// (fewer only where the object ends), in a new buffer: see
+/// [`get_range_into`].
 pub(crate) fn get_range(
     t: &Target<'_>,
     url: &str,
@@ -468,13 +477,46 @@ pub(crate) fn get_range(
     len: u64,
     pinned: &ObjectMeta,
 ) -> Result<Vec<u8>, FetchError> {
-    let name = || t.name.to_owned();
     if len == 0 || start >= pinned.size {
         return Ok(Vec::new());
     }
     // Never past the end the object had when it was opened.
-    let end = start.saturating_add(len).min(pinned.size) - 1;
-    let want = end - start + 1;
+    let want = len.min(pinned.size - start);
+    let want = usize::try_from(want).map_err(|_| FetchError::Fatal {
+        name: t.name.to_owned(),
+        detail: format!("a range of {want} bytes does not fit in memory"),
+    })?;
+    let mut buf = vec![0; want];
+    get_range_into(t, url, start, &mut buf, pinned)?;
+    Ok(buf)
+}
+
+/// Fills `buf` with the bytes from `start` of the object pinned by `pinned`
+/// (RFC 9110 13.1.1 `If-Match`, else 13.1.4 `If-Unmodified-Since`); a 206
+/// whose `Content-Range`, length or validator disagrees is not accepted,
+/// and the body is read straight into `buf`.
+pub(crate) fn get_range_into(
+    t: &Target<'_>,
+    url: &str,
+    start: u64,
+    buf: &mut [u8],
+    pinned: &ObjectMeta,
+) -> Result<(), FetchError> {
+    let name = || t.name.to_owned();
+    let want = buf.len() as u64;
+    if want == 0 {
+        return Ok(());
+    }
+    let end = start
+        .checked_add(want - 1)
+        .filter(|&end| end < pinned.size)
+        .ok_or_else(|| FetchError::Fatal {
+            name: name(),
+            detail: format!(
+                "bytes {start}+{want} reach past the end of the object ({} bytes)",
+                pinned.size
+            ),
+        })?;
     let mut extra = vec![("Range", format!("bytes={start}-{end}"))];
     if let Some(etag) = pinned.strong_etag() {
         extra.push(("If-Match", etag.to_owned()));
@@ -531,17 +573,14 @@ pub(crate) fn get_range(
             detail: format!("the server announced {cl} bytes for a range of {want}"),
         });
     }
-    let body = read_bounded(&mut resp, want).map_err(|e| transport_error(t, &e))?;
-    if (body.len() as u64) < want {
+    let got = read_body_into(&mut resp, buf).map_err(|e| transport_error(t, &e))?;
+    if (got as u64) < want {
         return Err(FetchError::Transient {
             name: name(),
-            detail: format!(
-                "the server sent {} of the {want} bytes of range {start}-{end}",
-                body.len()
-            ),
+            detail: format!("the server sent {got} of the {want} bytes of range {start}-{end}"),
         });
     }
-    Ok(body)
+    Ok(())
 }
 
 /// The validators of a 206 must be those of the pinned version: a server
@@ -568,17 +607,31 @@ fn check_validators(t: &Target<'_>, resp: &Resp, pinned: &ObjectMeta) -> Result<
     Ok(())
 }
 
-/// Reads at most `limit` bytes of the body (a hostile server cannot make us
-/// allocate more); a longer body is an error.
-fn read_bounded(resp: &mut Resp, limit: u64) -> Result<Vec<u8>, ureq::Error> {
-    let cap = usize::try_from(limit).unwrap_or(usize::MAX).min(64 << 20);
-    let mut buf = Vec::with_capacity(cap);
-    let mut reader = resp.body_mut().as_reader().take(limit + 1);
-    reader.read_to_end(&mut buf).map_err(ureq::Error::Io)?;
-    if buf.len() as u64 > limit {
-        return Err(ureq::Error::BodyExceedsLimit(limit));
+/// Reads the body into `buf` until it is full or the body ends; returns the
+/// bytes read. A body longer than `buf` is an error (a hostile server cannot
+/// make us take more), found by reading on to its end, which also hands the
+/// connection back for the next request.
+fn read_body_into(resp: &mut Resp, buf: &mut [u8]) -> Result<usize, ureq::Error> {
+    let mut reader = resp.body_mut().as_reader();
+    let mut got = 0;
+    while got < buf.len() {
+        let dst = buf.get_mut(got..).unwrap_or_default();
+        match reader.read(dst) {
+            Ok(0) => return Ok(got),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(ureq::Error::Io(e)),
+        }
     }
-    Ok(buf)
+    let mut probe = [0u8; 1];
+    loop {
+        match reader.read(&mut probe) {
+            Ok(0) => return Ok(got),
+            Ok(_) => return Err(ureq::Error::BodyExceedsLimit(buf.len() as u64)),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(ureq::Error::Io(e)),
+        }
+    }
 }
 
 /// An S3-style `<Error><Code>…</Code><Message>…</Message></Error>` body's

@@ -181,6 +181,15 @@ impl RangeFetcher for S3Fetcher {
     fn fetch(&self, start: u64, len: u64, pinned: &ObjectMeta) -> Result<Vec<u8>, FetchError> {
         self.with_target(|t| http::get_range(t, &self.url, start, len, pinned))
     }
+
+    fn fetch_into(
+        &self,
+        start: u64,
+        buf: &mut [u8],
+        pinned: &ObjectMeta,
+    ) -> Result<(), FetchError> {
+        self.with_target(|t| http::get_range_into(t, &self.url, start, buf, pinned))
+    }
 }
 
 /// SHA-256 of the empty body of a `GET` / `HEAD`.

@@ -43,12 +43,14 @@ use super::disk::{CacheKey, DiskCache};
 use super::fetch::{FetchError, ObjectMeta, RangeFetcher};
 use crate::source::{ReadAt, clip};
 
+mod buffers;
 mod inflight;
 mod permits;
 mod prefetch;
 mod request;
 mod streams;
 
+use buffers::BufferPool;
 use inflight::{Claim, Found, Slot};
 use permits::{Priority, Semaphore};
 use prefetch::Prefetch;
@@ -243,6 +245,7 @@ struct Inner {
     prefetch: Mutex<Prefetch>,
     prefetch_ready: Condvar,
     changed: Mutex<Option<FetchError>>,
+    buffers: Arc<BufferPool>,
     stats: Stats,
     jitter: RandomState,
     jitter_count: AtomicU64,
@@ -321,6 +324,11 @@ impl RemoteSource {
             prefetch: Mutex::new(Prefetch::default()),
             prefetch_ready: Condvar::new(),
             changed: Mutex::new(None),
+            // Half the memory bound idle at most: the memory cache hands
+            // batches back in bursts as it evicts, and with less than that
+            // a fifth of `cat`'s 8 MiB requests still found no buffer
+            // (a quarter: 76 of 289; half: 22; the whole bound: 12).
+            buffers: BufferPool::new(usize::try_from(opts.memory_bytes / 2).unwrap_or(usize::MAX)),
             stats: Stats::default(),
             jitter: RandomState::new(),
             jitter_count: AtomicU64::new(0),
@@ -559,7 +567,7 @@ impl Inner {
             Ok(Found::Missing) => Err(io::Error::other("lookup found nothing")),
             Err(claim) => {
                 let (start, len) = self.span(unit);
-                let answer = self.fetch(start, len, prio).map(Bytes::from);
+                let answer = self.fetch(start, len, prio);
                 claim.complete(answer.clone());
                 Ok(answer?)
             }

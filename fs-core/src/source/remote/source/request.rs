@@ -13,6 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::super::fetch::FetchError;
+use super::buffers::BufferPool;
 use super::inflight::{Claim, Part};
 use super::permits::Priority;
 use super::{Inner, RemoteOptions};
@@ -53,7 +54,6 @@ impl Inner {
         match self.fetch(start, last_start + last_len - start, prio) {
             Ok(bytes) => {
                 // Each claim gets its part of the one answer without a copy.
-                let bytes = Bytes::from(bytes);
                 let mut parts = Vec::with_capacity(run.len());
                 for c in run {
                     let (s, l) = self.span(c.unit);
@@ -88,38 +88,23 @@ impl Inner {
     }
 
     /// Bytes `start .. start + len`, retried with backoff while the
-    /// failures are transient; exactly `len` bytes or an error.
-    pub(super) fn fetch(
-        &self,
-        start: u64,
-        len: u64,
-        prio: Priority,
-    ) -> Result<Vec<u8>, FetchError> {
+    /// failures are transient; exactly `len` bytes or an error. The bytes
+    /// live in a pooled buffer ([`BufferPool`]).
+    pub(super) fn fetch(&self, start: u64, len: u64, prio: Priority) -> Result<Bytes, FetchError> {
+        let len_usize = usize::try_from(len).map_err(|_| FetchError::Fatal {
+            name: self.name().to_string(),
+            detail: format!("a range of {len} bytes does not fit in memory"),
+        })?;
         let mut attempt = 0;
         loop {
             if let Some(e) = self.changed() {
                 return Err(e);
             }
-            let result = self.fetch_once(start, len, prio).and_then(|bytes| {
-                let got = bytes.len() as u64;
-                if got == len {
-                    Ok(bytes)
-                } else if got < len {
-                    Err(FetchError::Transient {
-                        name: self.name().to_string(),
-                        detail: format!("{got} bytes of the {len} asked at byte {start}"),
-                    })
-                } else {
-                    Err(FetchError::Fatal {
-                        name: self.name().to_string(),
-                        detail: format!("{got} bytes for a range of {len} at byte {start}"),
-                    })
-                }
-            });
-            match result {
-                Ok(bytes) => {
+            let buf = self.buffers.take(len_usize);
+            match self.fetch_once(start, buf, prio) {
+                Ok(buf) => {
                     self.stats.bytes_fetched.fetch_add(len, Ordering::Relaxed);
-                    return Ok(bytes);
+                    return Ok(BufferPool::share(&self.buffers, buf));
                 }
                 Err(e) if e.is_retryable() && attempt < self.opts.retries => {
                     self.stats.retries.fetch_add(1, Ordering::Relaxed);
@@ -145,15 +130,17 @@ impl Inner {
         }
     }
 
-    /// One request, on its own thread so that a stall past the request
-    /// timeout can be given up on (the thread keeps its place among the
-    /// requests in flight until the fetcher returns).
+    /// One request filling `buf`, on its own thread so that a stall past
+    /// the request timeout can be given up on (the thread keeps its place
+    /// among the requests in flight until the fetcher returns; the buffer
+    /// goes with it).
     pub(super) fn fetch_once(
         &self,
         start: u64,
-        len: u64,
+        mut buf: Vec<u8>,
         prio: Priority,
     ) -> Result<Vec<u8>, FetchError> {
+        let len = buf.len();
         let permit = self.permits.acquire(prio);
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::sync_channel(1);
@@ -162,7 +149,7 @@ impl Inner {
         let spawned = std::thread::Builder::new()
             .name("isomount-fetch".into())
             .spawn(move || {
-                let r = fetcher.fetch(start, len, &meta);
+                let r = fetcher.fetch_into(start, &mut buf, &meta).map(|()| buf);
                 drop(permit);
                 let _ = tx.send(r);
             });
