@@ -142,34 +142,65 @@ pub trait RangeFetcher: Send + Sync {
     /// [`FetchError::NoRanges`].
     fn fetch(&self, start: u64, len: u64, pinned: &ObjectMeta) -> Result<Vec<u8>, FetchError>;
 
-    /// [`RangeFetcher::fetch`] into `buf`: all of the bytes
-    /// `start .. start + buf.len()`, which lie within the pinned size; a
-    /// short answer is [`FetchError::Transient`]. The chunk engine reads
-    /// through this, into buffers it reuses. The default copies what
-    /// `fetch` returns; the HTTP and S3 fetchers read the body straight in.
-    fn fetch_into(
+    /// [`RangeFetcher::fetch`] as a stream: the answer is checked as
+    /// `fetch` checks it, and its body is handed out in order as it
+    /// arrives, so that its first bytes can be used before its last have
+    /// come. `start .. start + len` lies within the pinned size. The chunk
+    /// engine reads through this. The default fetches the whole range
+    /// first; the HTTP and S3 fetchers stream.
+    fn fetch_stream(
         &self,
         start: u64,
-        buf: &mut [u8],
+        len: u64,
         pinned: &ObjectMeta,
-    ) -> Result<(), FetchError> {
-        let got = self.fetch(start, buf.len() as u64, pinned)?;
-        if got.len() != buf.len() {
-            return Err(short_answer(
-                self.name(),
-                start,
-                buf.len() as u64,
-                got.len() as u64,
-            ));
+    ) -> Result<Box<dyn RangeBody + '_>, FetchError> {
+        let data = self.fetch(start, len, pinned)?;
+        if data.len() as u64 != len {
+            return Err(short_answer(self.name(), start, len, data.len() as u64));
         }
-        buf.copy_from_slice(&got);
+        Ok(Box::new(Fetched {
+            name: self.name().to_owned(),
+            data,
+            at: 0,
+        }))
+    }
+}
+
+/// The body of one range answer ([`RangeFetcher::fetch_stream`]), read in
+/// order.
+pub trait RangeBody: Send {
+    /// Fills `buf` with the next bytes of the answer, all of them: a body
+    /// that ends first is [`FetchError::Transient`], a read past the range
+    /// asked for [`FetchError::Fatal`].
+    fn read_next(&mut self, buf: &mut [u8]) -> Result<(), FetchError>;
+}
+
+/// A whole answer already in memory, handed out in pieces.
+struct Fetched {
+    name: String,
+    data: Vec<u8>,
+    at: usize,
+}
+
+impl RangeBody for Fetched {
+    fn read_next(&mut self, buf: &mut [u8]) -> Result<(), FetchError> {
+        let src = self
+            .data
+            .get(self.at..)
+            .and_then(|rest| rest.get(..buf.len()))
+            .ok_or_else(|| FetchError::Fatal {
+                name: self.name.clone(),
+                detail: "a read past the range asked for".into(),
+            })?;
+        buf.copy_from_slice(src);
+        self.at += buf.len();
         Ok(())
     }
 }
 
 /// The error for an answer of `got` bytes to a range of `want` at `start`:
 /// fewer is a body cut short (worth retrying), more a broken server.
-pub(crate) fn short_answer(name: &str, start: u64, want: u64, got: u64) -> FetchError {
+fn short_answer(name: &str, start: u64, want: u64, got: u64) -> FetchError {
     if got < want {
         FetchError::Transient {
             name: name.to_owned(),

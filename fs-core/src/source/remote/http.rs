@@ -23,7 +23,7 @@ use ureq::config::RedirectAuthHeaders;
 use ureq::http::{Response, StatusCode, Uri};
 use ureq::tls::{RootCerts, TlsConfig};
 
-use super::fetch::{FetchError, ObjectMeta, RangeFetcher};
+use super::fetch::{FetchError, ObjectMeta, RangeBody, RangeFetcher};
 
 /// How requests to an HTTP(S) server are made.
 #[derive(Clone)]
@@ -108,13 +108,19 @@ impl RangeFetcher for HttpFetcher {
         get_range(&self.target(), &self.url, start, len, pinned)
     }
 
-    fn fetch_into(
+    fn fetch_stream(
         &self,
         start: u64,
-        buf: &mut [u8],
+        len: u64,
         pinned: &ObjectMeta,
-    ) -> Result<(), FetchError> {
-        get_range_into(&self.target(), &self.url, start, buf, pinned)
+    ) -> Result<Box<dyn RangeBody + '_>, FetchError> {
+        Ok(Box::new(get_range_stream(
+            &self.target(),
+            &self.url,
+            start,
+            len,
+            pinned,
+        )?))
     }
 }
 
@@ -284,12 +290,12 @@ fn send(
     for (n, v) in (t.auth)(method) {
         req = req.header(n, v);
     }
-    req.call().map_err(|e| transport_error(t, &e))
+    req.call().map_err(|e| transport_error(t.name, t.host, &e))
 }
 
 /// A failure before any status came back.
-fn transport_error(t: &Target<'_>, e: &ureq::Error) -> FetchError {
-    let name = t.name.to_owned();
+fn transport_error(name: &str, host: &str, e: &ureq::Error) -> FetchError {
+    let name = name.to_owned();
     let transient = |detail: String| FetchError::Transient {
         name: name.clone(),
         detail,
@@ -300,12 +306,12 @@ fn transport_error(t: &Target<'_>, e: &ureq::Error) -> FetchError {
     };
     use std::io::ErrorKind as K;
     match e {
-        ureq::Error::HostNotFound => fatal(format!("cannot resolve host {}", t.host)),
+        ureq::Error::HostNotFound => fatal(format!("cannot resolve host {}", host)),
         ureq::Error::Timeout(which) => transient(format!("timed out ({which})")),
         ureq::Error::Io(io) => match io.kind() {
-            K::ConnectionRefused => transient(format!("connection refused by {}", t.host)),
+            K::ConnectionRefused => transient(format!("connection refused by {}", host)),
             K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => {
-                transient(format!("connection to {} lost ({io})", t.host))
+                transient(format!("connection to {} lost ({io})", host))
             }
             K::UnexpectedEof => transient("the server closed the connection early".to_owned()),
             K::TimedOut | K::WouldBlock => transient(format!("timed out ({io})")),
@@ -313,9 +319,9 @@ fn transport_error(t: &Target<'_>, e: &ureq::Error) -> FetchError {
             // "failed to lookup address information: <gai_strerror>".
             _ if io.to_string().contains("lookup address") => {
                 if io.to_string().contains("Temporary failure") {
-                    transient(format!("cannot resolve host {} (DNS failure)", t.host))
+                    transient(format!("cannot resolve host {} (DNS failure)", host))
                 } else {
-                    fatal(format!("cannot resolve host {}", t.host))
+                    fatal(format!("cannot resolve host {}", host))
                 }
             }
             // rustls reports a refused certificate or a failed handshake
@@ -326,7 +332,7 @@ fn transport_error(t: &Target<'_>, e: &ureq::Error) -> FetchError {
             K::InvalidData => fatal(format!("TLS or protocol error: {io}")),
             _ => transient(format!("network error: {io}")),
         },
-        ureq::Error::ConnectionFailed => transient(format!("cannot connect to {}", t.host)),
+        ureq::Error::ConnectionFailed => transient(format!("cannot connect to {}", host)),
         ureq::Error::TooManyRedirects => fatal("too many redirects".to_owned()),
         ureq::Error::RedirectFailed => fatal("a redirect could not be followed".to_owned()),
         ureq::Error::BodyExceedsLimit(_) => {
@@ -450,7 +456,11 @@ fn stat_by_get(t: &Target<'_>, url: &str) -> Result<ObjectMeta, FetchError> {
             };
             let meta = meta_of(&resp, size);
             // Drain the one byte so the connection can be reused.
-            let _ = read_body_into(&mut resp, &mut [0; 1]);
+            let _ = resp
+                .body_mut()
+                .as_reader()
+                .take(2)
+                .read_to_end(&mut Vec::new());
             Ok(meta)
         }
         // An empty object: no byte 0 to send (RFC 9110 15.5.17).
@@ -469,7 +479,7 @@ fn stat_by_get(t: &Target<'_>, url: &str) -> Result<ObjectMeta, FetchError> {
 
 /// The bytes `start .. start + len` of the object pinned by `pinned`
 /// (fewer only where the object ends), in a new buffer: see
-/// [`get_range_into`].
+/// [`get_range_stream`].
 pub(crate) fn get_range(
     t: &Target<'_>,
     url: &str,
@@ -482,38 +492,39 @@ pub(crate) fn get_range(
     }
     // Never past the end the object had when it was opened.
     let want = len.min(pinned.size - start);
-    let want = usize::try_from(want).map_err(|_| FetchError::Fatal {
-        name: t.name.to_owned(),
-        detail: format!("a range of {want} bytes does not fit in memory"),
-    })?;
-    let mut buf = vec![0; want];
-    get_range_into(t, url, start, &mut buf, pinned)?;
+    let mut buf = vec![
+        0;
+        usize::try_from(want).map_err(|_| FetchError::Fatal {
+            name: t.name.to_owned(),
+            detail: format!("a range of {want} bytes does not fit in memory"),
+        })?
+    ];
+    get_range_stream(t, url, start, want, pinned)?.read_next(&mut buf)?;
     Ok(buf)
 }
 
-/// Fills `buf` with the bytes from `start` of the object pinned by `pinned`
-/// (RFC 9110 13.1.1 `If-Match`, else 13.1.4 `If-Unmodified-Since`); a 206
-/// whose `Content-Range`, length or validator disagrees is not accepted,
-/// and the body is read straight into `buf`.
-pub(crate) fn get_range_into(
+/// Asks for the bytes `start .. start + len` (within `pinned.size`) of the
+/// object pinned by `pinned` (RFC 9110 13.1.1 `If-Match`, else 13.1.4
+/// `If-Unmodified-Since`); a 206 whose `Content-Range`, length or
+/// validator disagrees is not accepted. The body is left to be read as it
+/// arrives.
+pub(crate) fn get_range_stream(
     t: &Target<'_>,
     url: &str,
     start: u64,
-    buf: &mut [u8],
+    len: u64,
     pinned: &ObjectMeta,
-) -> Result<(), FetchError> {
+) -> Result<HttpBody, FetchError> {
     let name = || t.name.to_owned();
-    let want = buf.len() as u64;
-    if want == 0 {
-        return Ok(());
-    }
+    let want = len;
     let end = start
-        .checked_add(want - 1)
-        .filter(|&end| end < pinned.size)
+        .checked_add(want)
+        .filter(|&end| want > 0 && end <= pinned.size)
+        .map(|end| end - 1)
         .ok_or_else(|| FetchError::Fatal {
             name: name(),
             detail: format!(
-                "bytes {start}+{want} reach past the end of the object ({} bytes)",
+                "bytes {start}+{want} are not within the object ({} bytes)",
                 pinned.size
             ),
         })?;
@@ -523,7 +534,7 @@ pub(crate) fn get_range_into(
     } else if let Some(lm) = &pinned.last_modified {
         extra.push(("If-Unmodified-Since", lm.clone()));
     }
-    let mut resp = send(t, Method::Get, url, &extra)?;
+    let resp = send(t, Method::Get, url, &extra)?;
     match resp.status().as_u16() {
         206 => {}
         200 => return Err(FetchError::NoRanges { name: name() }),
@@ -573,14 +584,80 @@ pub(crate) fn get_range_into(
             detail: format!("the server announced {cl} bytes for a range of {want}"),
         });
     }
-    let got = read_body_into(&mut resp, buf).map_err(|e| transport_error(t, &e))?;
-    if (got as u64) < want {
-        return Err(FetchError::Transient {
-            name: name(),
-            detail: format!("the server sent {got} of the {want} bytes of range {start}-{end}"),
-        });
+    Ok(HttpBody {
+        reader: resp.into_body().into_reader(),
+        name: name(),
+        host: t.host.to_owned(),
+        start,
+        end,
+        at: start,
+    })
+}
+
+/// The body of a checked 206 answer for bytes `start ..= end`.
+pub(crate) struct HttpBody {
+    reader: ureq::BodyReader<'static>,
+    name: String,
+    host: String,
+    start: u64,
+    end: u64,
+    /// The object byte the next read starts at.
+    at: u64,
+}
+
+impl RangeBody for HttpBody {
+    /// Reads straight into `buf`. Once the range is complete, reads on to
+    /// the end of the body: a longer body is an error (a hostile server
+    /// cannot make us take more), and a body read to its end hands the
+    /// connection back for the next request.
+    fn read_next(&mut self, buf: &mut [u8]) -> Result<(), FetchError> {
+        let (start, end) = (self.start, self.end);
+        if self.at + buf.len() as u64 > end + 1 {
+            return Err(FetchError::Fatal {
+                name: self.name.clone(),
+                detail: format!("a read past the range {start}-{end} asked for"),
+            });
+        }
+        let io_error =
+            |e: std::io::Error| transport_error(&self.name, &self.host, &ureq::Error::Io(e));
+        let mut got = 0;
+        while got < buf.len() {
+            let dst = buf.get_mut(got..).unwrap_or_default();
+            match self.reader.read(dst) {
+                Ok(0) => {
+                    let sent = self.at + got as u64 - start;
+                    return Err(FetchError::Transient {
+                        name: self.name.clone(),
+                        detail: format!(
+                            "the server sent {sent} of the {} bytes of range {start}-{end}",
+                            end - start + 1
+                        ),
+                    });
+                }
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io_error(e)),
+            }
+        }
+        self.at += got as u64;
+        if self.at > end {
+            let mut probe = [0u8; 1];
+            loop {
+                match self.reader.read(&mut probe) {
+                    Ok(0) => break,
+                    Ok(_) => {
+                        return Err(FetchError::Fatal {
+                            name: self.name.clone(),
+                            detail: "the server sent more bytes than were asked for".into(),
+                        });
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(io_error(e)),
+                }
+            }
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// The validators of a 206 must be those of the pinned version: a server
@@ -605,33 +682,6 @@ fn check_validators(t: &Target<'_>, resp: &Resp, pinned: &ObjectMeta) -> Result<
         }
     }
     Ok(())
-}
-
-/// Reads the body into `buf` until it is full or the body ends; returns the
-/// bytes read. A body longer than `buf` is an error (a hostile server cannot
-/// make us take more), found by reading on to its end, which also hands the
-/// connection back for the next request.
-fn read_body_into(resp: &mut Resp, buf: &mut [u8]) -> Result<usize, ureq::Error> {
-    let mut reader = resp.body_mut().as_reader();
-    let mut got = 0;
-    while got < buf.len() {
-        let dst = buf.get_mut(got..).unwrap_or_default();
-        match reader.read(dst) {
-            Ok(0) => return Ok(got),
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(ureq::Error::Io(e)),
-        }
-    }
-    let mut probe = [0u8; 1];
-    loop {
-        match reader.read(&mut probe) {
-            Ok(0) => return Ok(got),
-            Ok(_) => return Err(ureq::Error::BodyExceedsLimit(buf.len() as u64)),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(ureq::Error::Io(e)),
-        }
-    }
 }
 
 /// An S3-style `<Error><Code>…</Code><Message>…</Message></Error>` body's

@@ -13,7 +13,7 @@
 
 mod fetch;
 
-pub use fetch::{FetchError, ObjectMeta, RangeFetcher};
+pub use fetch::{FetchError, ObjectMeta, RangeBody, RangeFetcher};
 
 mod aws_config;
 mod disk;
@@ -29,7 +29,7 @@ mod source;
 
 pub use source::{
     DEFAULT_CHUNK_SIZE, DEFAULT_READAHEAD, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, PIECE_SIZE,
-    RemoteOptions, RemoteSource, RemoteStats,
+    READAHEAD_LANES, RemoteOptions, RemoteSource, RemoteStats,
 };
 
 /// Lower-case hex of `bytes` (cache keys, SigV4 signatures).

@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 use ureq::Agent;
 
 use super::aws_config::{S3Config, S3Credentials};
-use super::fetch::{FetchError, ObjectMeta, RangeFetcher};
+use super::fetch::{FetchError, ObjectMeta, RangeBody, RangeFetcher};
 use super::hex;
 use super::http::{self, Method, Target};
 
@@ -182,13 +182,15 @@ impl RangeFetcher for S3Fetcher {
         self.with_target(|t| http::get_range(t, &self.url, start, len, pinned))
     }
 
-    fn fetch_into(
+    fn fetch_stream(
         &self,
         start: u64,
-        buf: &mut [u8],
+        len: u64,
         pinned: &ObjectMeta,
-    ) -> Result<(), FetchError> {
-        self.with_target(|t| http::get_range_into(t, &self.url, start, buf, pinned))
+    ) -> Result<Box<dyn RangeBody + '_>, FetchError> {
+        let body =
+            self.with_target(|t| http::get_range_stream(t, &self.url, start, len, pinned))?;
+        Ok(Box::new(body))
     }
 }
 

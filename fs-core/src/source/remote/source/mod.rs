@@ -77,32 +77,42 @@ use streams::Streams;
 /// (read-ahead 4). Sequential speed is about (read-ahead + 1) chunks per
 /// round trip; the cost of a random file read is about one chunk. With
 /// read-ahead 8, 1 MiB chunks carried 258 MB/s at 20 ms and 103 MB/s at
-/// 50 ms (read-ahead is 16 now: [`DEFAULT_READAHEAD`]) while random files
+/// 50 ms (read-ahead is 64 now: [`DEFAULT_READAHEAD`]) while random files
 /// still move 67 MB, not 115-336: the window only opens after a whole chunk read in
 /// sequence, so it costs random access nothing. Metadata blocks (32 KiB)
 /// move one 64 KiB piece each whatever the chunk size. Far stores or fast
 /// links: raise `chunk_size`.
 pub const DEFAULT_CHUNK_SIZE: u32 = 1 << 20;
 
-/// The default read-ahead: 32 chunks (see [`DEFAULT_CHUNK_SIZE`]), at most
+/// The default read-ahead: 64 chunks (see [`DEFAULT_CHUNK_SIZE`]), at most
 /// half the memory bound, queued and sent in batches of a quarter of it
-/// (8 consecutive chunks, one request each) so that the window is refilled
-/// a batch at a time, not a chunk per read. Measured with the
-/// bench/REMOTE.md image (install.wim, 2.5 GB, nginx on loopback, through
-/// bench/delay-proxy.py for 20 ms; alternating builds, 2 shared cores):
+/// (16 consecutive chunks, one request each, on at most
+/// [`READAHEAD_LANES`] requests at once) so that the window is refilled a
+/// batch at a time, not a chunk per read. Each chunk of a batch is handed
+/// to its readers as soon as its bytes are in, so a large batch does not
+/// keep the reader waiting for its end. Measured with the bench/REMOTE.md
+/// image (`cat` of install.wim, 2.5 GB, nginx on loopback, through
+/// bench/delay-proxy.py for 20 ms; builds alternating, medians of three
+/// runs, 2 shared cores; curl of the same bytes took 1.5-2.0 s at 0 ms
+/// and 2.7 s at 20 ms):
 ///
-/// | window, requests               | 0 ms        | 20 ms       | requests |
-/// |--------------------------------|-------------|-------------|---------:|
-/// | 8 chunks, as the window moved  | 2.7-2.9 s   | 13.0-17.6 s |   ~2,000 |
-/// | 16 chunks, as the window moved | 3.1-3.3 s   | 6.6-7.3 s   |   ~1,350 |
-/// | 16 chunks, batches of 8        | 3.3-3.4 s   | 7.3 s       |      320 |
-/// | 32 chunks, batches of 16       | 2.0-2.6 s   | 4.1-4.8 s   |      170 |
-/// | 32 chunks, batches of 8        | 1.8-3.2 s   | 4.0-4.6 s   |      320 |
+/// | window    | chunks per request | lanes | 0 ms  | 20 ms | requests |
+/// |-----------|-------------------:|------:|------:|------:|---------:|
+/// | 32 chunks |                  8 |     7 | 3.6 s | 4.3 s |      340 |
+/// | 32 chunks |                  8 |     4 | 1.8 s | 4.6 s |      340 |
+/// | 64 chunks |                  8 |     7 | 1.6 s | 3.3 s |      330 |
+/// | 64 chunks |                 16 |     4 | 1.5 s | 3.4 s |      177 |
 ///
-/// The window opens only in a sequential read and stops at the end of the
-/// file, so random access and small files pay nothing for it; requests of
-/// 8 chunks keep the buffers in flight at 8 MiB each.
-pub const DEFAULT_READAHEAD: u32 = 32;
+/// On loopback, many requests at once share the server's one stream of
+/// bytes, so the chunk the reader needs comes slowly; a deep window with
+/// few lanes keeps the server busy without that. The window opens only in
+/// a sequential read and stops at the end of the file, so random access
+/// and small files pay nothing for it.
+pub const DEFAULT_READAHEAD: u32 = 64;
+
+/// The most read-ahead requests in flight at once for one source (within
+/// [`RemoteOptions::max_in_flight`]): see [`DEFAULT_READAHEAD`].
+pub const READAHEAD_LANES: usize = 4;
 
 /// The smallest chunk size [`RemoteSource::open`] accepts (64 KiB).
 pub const MIN_CHUNK_SIZE: u32 = 64 << 10;
@@ -124,7 +134,8 @@ pub struct RemoteOptions {
     /// Bytes per chunk: a power of two, [`MIN_CHUNK_SIZE`] ..=
     /// [`MAX_CHUNK_SIZE`]. Default [`DEFAULT_CHUNK_SIZE`].
     pub chunk_size: u32,
-    /// The most bytes of chunks kept in memory (LRU). Default 64 MiB.
+    /// The most bytes of chunks kept in memory (LRU). Default 128 MiB, so
+    /// that the default read-ahead window (64 MiB) is at most half of it.
     pub memory_bytes: u64,
     /// Chunks fetched ahead of a sequential reader (0: none); the window
     /// opens after a whole chunk read in sequence and grows a chunk per
@@ -138,8 +149,9 @@ pub struct RemoteOptions {
     /// The first backoff, doubled (with jitter) after each failed attempt,
     /// at most 5 s. Default 200 ms.
     pub retry_base: Duration,
-    /// The longest one request may take before it counts as stalled and is
-    /// retried. Default 60 s.
+    /// The longest wait for the next chunk (or piece) of an answer before
+    /// the request counts as stalled and is retried from that chunk.
+    /// Default 60 s.
     pub request_timeout: Duration,
     /// A persistent chunk cache shared between processes, if any.
     pub disk: Option<Arc<DiskCache>>,
@@ -149,7 +161,7 @@ impl Default for RemoteOptions {
     fn default() -> Self {
         RemoteOptions {
             chunk_size: DEFAULT_CHUNK_SIZE,
-            memory_bytes: 64 << 20,
+            memory_bytes: 128 << 20,
             readahead: DEFAULT_READAHEAD,
             max_in_flight: 8,
             retries: 5,
@@ -307,6 +319,7 @@ impl RemoteSource {
             usize::try_from(opts.readahead)
                 .unwrap_or(usize::MAX)
                 .min(opts.max_in_flight.saturating_sub(1).max(1))
+                .min(READAHEAD_LANES)
         };
         let inner = Arc::new(Inner {
             meta: Arc::new(meta),
@@ -565,12 +578,11 @@ impl Inner {
             Ok(Found::Ready(data)) => Ok(data),
             Ok(Found::Wait(slot)) => self.wait(&slot),
             Ok(Found::Missing) => Err(io::Error::other("lookup found nothing")),
-            Err(claim) => {
-                let (start, len) = self.span(unit);
-                let answer = self.fetch(start, len, prio);
-                claim.complete(answer.clone());
-                Ok(answer?)
-            }
+            Err(claim) => self
+                .fetch_run(vec![claim], prio)?
+                .pop()
+                .map(|(_, data)| data)
+                .ok_or_else(|| io::Error::other("a request without an answer")),
         }
     }
 

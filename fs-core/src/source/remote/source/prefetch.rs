@@ -21,7 +21,7 @@ impl Inner {
     /// window (8 at most), so that three batches are ahead of the reader
     /// while the fourth is fetched.
     pub(super) fn batch(&self) -> u64 {
-        u64::from(self.opts.readahead / 4).clamp(1, 8)
+        u64::from(self.opts.readahead / 4).clamp(1, 16)
     }
 
     /// Queues chunks `from .. from + count` (those past the end, cached,

@@ -1,16 +1,15 @@
 //! Sending range requests: each on its own thread under the request
-//! timeout, conditional on the pinned version, checked for its full
-//! length, and retried with backoff and jitter while failures are
-//! transient. A changed object is remembered: every later request fails
+//! timeout, conditional on the pinned version, handed over a unit at a
+//! time as the body arrives, and retried with backoff and jitter from the
+//! first unit missing while failures are transient. A changed object is remembered: every later request fails
 //! at once.
 
+use std::collections::VecDeque;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
-
-use bytes::Bytes;
 
 use super::super::fetch::FetchError;
 use super::buffers::BufferPool;
@@ -38,74 +37,27 @@ pub(super) fn backoff(
 }
 
 impl Inner {
-    /// Fetches the bytes of `run` (claims of consecutive units, in order)
-    /// with one request and completes each claim with its part; returns
-    /// the parts by unit index, or the error every claim was given.
+    /// Fetches the units of `run` (claims of consecutive units, in order)
+    /// with one request, completing each claim as soon as its bytes are in
+    /// (a reader waiting for the first chunk of a batch does not wait for
+    /// the whole batch). A transient failure part-way is retried, with
+    /// backoff, from the first unit not yet complete. Returns the parts by
+    /// unit index, or the error every claim left was given.
     pub(super) fn fetch_run(
         &self,
         run: Vec<Claim<'_>>,
         prio: Priority,
     ) -> Result<Vec<Part>, FetchError> {
-        let (Some(first), Some(last)) = (run.first(), run.last()) else {
-            return Ok(Vec::new());
-        };
-        let start = self.span(first.unit).0;
-        let (last_start, last_len) = self.span(last.unit);
-        match self.fetch(start, last_start + last_len - start, prio) {
-            Ok(bytes) => {
-                // Each claim gets its part of the one answer without a copy.
-                let mut parts = Vec::with_capacity(run.len());
-                for c in run {
-                    let (s, l) = self.span(c.unit);
-                    let part = usize::try_from(s - start)
-                        .ok()
-                        .zip(usize::try_from(l).ok())
-                        .filter(|&(a, l)| a.checked_add(l).is_some_and(|end| end <= bytes.len()))
-                        .map(|(a, l)| bytes.slice(a..a + l))
-                        .ok_or_else(|| FetchError::Fatal {
-                            name: self.name().to_string(),
-                            detail: "a range outside the answer".into(),
-                        });
-                    if let Ok(data) = &part {
-                        parts.push((c.unit.index, data.clone()));
-                    }
-                    c.complete(part);
-                }
-                Ok(parts)
-            }
-            Err(e) => {
-                for c in run {
-                    c.complete(Err(e.clone()));
-                }
-                Err(e)
-            }
-        }
-    }
-
-    /// The error every request fails with once the object has changed.
-    pub(super) fn changed(&self) -> Option<FetchError> {
-        self.changed.lock().clone()
-    }
-
-    /// Bytes `start .. start + len`, retried with backoff while the
-    /// failures are transient; exactly `len` bytes or an error. The bytes
-    /// live in a pooled buffer ([`BufferPool`]).
-    pub(super) fn fetch(&self, start: u64, len: u64, prio: Priority) -> Result<Bytes, FetchError> {
-        let len_usize = usize::try_from(len).map_err(|_| FetchError::Fatal {
-            name: self.name().to_string(),
-            detail: format!("a range of {len} bytes does not fit in memory"),
-        })?;
+        let mut parts = Vec::with_capacity(run.len());
+        let mut rest: VecDeque<Claim<'_>> = run.into();
         let mut attempt = 0;
-        loop {
-            if let Some(e) = self.changed() {
-                return Err(e);
-            }
-            let buf = self.buffers.take(len_usize);
-            match self.fetch_once(start, buf, prio) {
-                Ok(buf) => {
-                    self.stats.bytes_fetched.fetch_add(len, Ordering::Relaxed);
-                    return Ok(BufferPool::share(&self.buffers, buf));
-                }
+        while !rest.is_empty() {
+            let result = match self.changed() {
+                Some(e) => Err(e),
+                None => self.stream_once(&mut rest, &mut parts, prio),
+            };
+            match result {
+                Ok(()) => {}
                 Err(e) if e.is_retryable() && attempt < self.opts.retries => {
                     self.stats.retries.fetch_add(1, Ordering::Relaxed);
                     log::debug!("{e}; retrying");
@@ -114,44 +66,94 @@ impl Inner {
                     attempt += 1;
                 }
                 Err(e) => {
-                    self.stats.failures.fetch_add(1, Ordering::Relaxed);
-                    if let FetchError::Changed { .. } = e {
-                        let mut changed = self.changed.lock();
-                        if changed.is_none() {
-                            log::error!("{e}; reads of data not cached yet fail from now on");
-                            *changed = Some(e.clone());
-                        }
-                    } else {
-                        log::warn!("{e}");
+                    self.give_up(&e);
+                    for c in rest {
+                        c.complete(Err(e.clone()));
                     }
                     return Err(e);
                 }
             }
         }
+        Ok(parts)
     }
 
-    /// One request filling `buf`, on its own thread so that a stall past
-    /// the request timeout can be given up on (the thread keeps its place
-    /// among the requests in flight until the fetcher returns; the buffer
-    /// goes with it).
-    pub(super) fn fetch_once(
+    /// Counts and logs a request given up on; a changed object is
+    /// remembered, so that every later request fails at once.
+    fn give_up(&self, e: &FetchError) {
+        if let FetchError::Changed { .. } = e {
+            let mut changed = self.changed.lock();
+            if changed.is_some() {
+                // Remembered, counted and logged already.
+                return;
+            }
+            log::error!("{e}; reads of data not cached yet fail from now on");
+            *changed = Some(e.clone());
+        } else {
+            log::warn!("{e}");
+        }
+        self.stats.failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The error every request fails with once the object has changed.
+    pub(super) fn changed(&self) -> Option<FetchError> {
+        self.changed.lock().clone()
+    }
+
+    /// One request for the units of `rest`, sent and read on a thread of
+    /// its own, which hands each unit over as its bytes arrive (into a
+    /// pooled buffer, [`BufferPool`]); each is completed and moved from
+    /// `rest` to `parts`. Waiting longer than the request timeout for the
+    /// next unit counts as a stall: the request is given up on (its thread
+    /// keeps its place among the requests in flight until the fetcher
+    /// returns).
+    fn stream_once(
         &self,
-        start: u64,
-        mut buf: Vec<u8>,
+        rest: &mut VecDeque<Claim<'_>>,
+        parts: &mut Vec<Part>,
         prio: Priority,
-    ) -> Result<Vec<u8>, FetchError> {
-        let len = buf.len();
+    ) -> Result<(), FetchError> {
+        let fatal = |detail: &str| FetchError::Fatal {
+            name: self.name().to_string(),
+            detail: detail.to_owned(),
+        };
+        let Some(first) = rest.front() else {
+            return Ok(());
+        };
+        let start = self.span(first.unit).0;
+        let lens = rest
+            .iter()
+            .map(|c| usize::try_from(self.span(c.unit).1))
+            .collect::<Result<Vec<usize>, _>>()
+            .map_err(|_| fatal("a unit larger than memory"))?;
+        let total = lens.iter().map(|&l| l as u64).sum::<u64>();
+
         let permit = self.permits.acquire(prio);
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::sync_channel(1);
+        // Room for every unit: the thread never blocks on a reader that
+        // gave up.
+        let (tx, rx) = mpsc::sync_channel(lens.len() + 1);
         let fetcher = Arc::clone(&self.fetcher);
         let meta = Arc::clone(&self.meta);
+        let pool = Arc::clone(&self.buffers);
         let spawned = std::thread::Builder::new()
             .name("isomount-fetch".into())
             .spawn(move || {
-                let r = fetcher.fetch_into(start, &mut buf, &meta).map(|()| buf);
+                let result = fetcher
+                    .fetch_stream(start, total, &meta)
+                    .and_then(|mut body| {
+                        for len in lens {
+                            let mut buf = pool.take(len);
+                            body.read_next(&mut buf)?;
+                            if tx.send(Ok(buf)).is_err() {
+                                break;
+                            }
+                        }
+                        Ok(())
+                    });
                 drop(permit);
-                let _ = tx.send(r);
+                if let Err(e) = result {
+                    let _ = tx.send(Err(e));
+                }
             });
         if let Err(e) = spawned {
             return Err(FetchError::Transient {
@@ -159,19 +161,34 @@ impl Inner {
                 detail: format!("no thread for the request: {e}"),
             });
         }
-        match rx.recv_timeout(self.opts.request_timeout) {
-            Ok(r) => r,
-            Err(mpsc::RecvTimeoutError::Timeout) => Err(FetchError::Transient {
-                name: self.name().to_string(),
-                detail: format!(
-                    "no answer within {:?} for {len} bytes at byte {start}",
-                    self.opts.request_timeout
-                ),
-            }),
-            Err(mpsc::RecvTimeoutError::Disconnected) => Err(FetchError::Fatal {
-                name: self.name().to_string(),
-                detail: "the request thread failed".into(),
-            }),
+        while let Some(claim) = rest.front() {
+            let buf = match rx.recv_timeout(self.opts.request_timeout) {
+                Ok(Ok(buf)) => buf,
+                Ok(Err(e)) => return Err(e),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let (at, _) = self.span(claim.unit);
+                    return Err(FetchError::Transient {
+                        name: self.name().to_string(),
+                        detail: format!(
+                            "no answer within {:?} for the bytes at {at} of a request of \
+                             {total} from byte {start}",
+                            self.opts.request_timeout
+                        ),
+                    });
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(fatal("the request thread failed"));
+                }
+            };
+            self.stats
+                .bytes_fetched
+                .fetch_add(buf.len() as u64, Ordering::Relaxed);
+            let data = BufferPool::share(&self.buffers, buf);
+            if let Some(claim) = rest.pop_front() {
+                parts.push((claim.unit.index, data.clone()));
+                claim.complete(Ok(data));
+            }
         }
+        Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! The chunk engine against an in-memory store with injected delays and
 //! faults.
 
+use super::super::fetch::RangeBody;
 use super::request::BACKOFF_CAP;
 use super::*;
 use std::sync::Barrier;
@@ -492,6 +493,178 @@ fn a_stalled_request_is_given_up_on_and_retried() {
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
     assert!(buf[..] == data[..4096]);
     assert_eq!(src.stats().retries, 1);
+}
+
+/// Streams its answers a unit at a time: it can hold a body after its
+/// first `hold_after` bytes until [`Trickle::release`], and fail the
+/// first request's body after `fail_after` bytes.
+struct Trickle {
+    data: Vec<u8>,
+    hold_after: Option<u64>,
+    fail_after: Mutex<Option<u64>>,
+    released: Mutex<bool>,
+    release: Condvar,
+    ranges: Mutex<Vec<(u64, u64)>>,
+}
+
+impl Trickle {
+    fn new(data: Vec<u8>) -> Trickle {
+        Trickle {
+            data,
+            hold_after: None,
+            fail_after: Mutex::new(None),
+            released: Mutex::new(false),
+            release: Condvar::new(),
+            ranges: Mutex::new(Vec::new()),
+        }
+    }
+    fn meta(&self) -> ObjectMeta {
+        ObjectMeta {
+            size: self.data.len() as u64,
+            etag: Some("\"t\"".into()),
+            last_modified: None,
+        }
+    }
+    fn release(&self) {
+        *self.released.lock() = true;
+        self.release.notify_all();
+    }
+}
+
+struct TrickleBody<'a> {
+    t: &'a Trickle,
+    at: u64,
+    sent: u64,
+    fail_after: Option<u64>,
+}
+
+impl RangeBody for TrickleBody<'_> {
+    fn read_next(&mut self, buf: &mut [u8]) -> Result<(), FetchError> {
+        if self.fail_after.is_some_and(|n| self.sent >= n) {
+            return Err(FetchError::Transient {
+                name: "trickle".into(),
+                detail: "connection reset".into(),
+            });
+        }
+        if self.t.hold_after.is_some_and(|n| self.sent >= n) {
+            // Bounded, so that an engine that waits for whole bodies fails
+            // the test instead of hanging it.
+            let deadline = Instant::now() + Duration::from_secs(5);
+            let mut released = self.t.released.lock();
+            while !*released && Instant::now() < deadline {
+                self.t.release.wait_until(&mut released, deadline);
+            }
+        }
+        let a = self.at as usize;
+        buf.copy_from_slice(&self.t.data[a..a + buf.len()]);
+        self.at += buf.len() as u64;
+        self.sent += buf.len() as u64;
+        Ok(())
+    }
+}
+
+impl RangeFetcher for Trickle {
+    fn name(&self) -> &str {
+        "trickle://image.iso"
+    }
+    fn stat(&self) -> Result<ObjectMeta, FetchError> {
+        Ok(self.meta())
+    }
+    fn fetch(&self, start: u64, len: u64, pinned: &ObjectMeta) -> Result<Vec<u8>, FetchError> {
+        let mut buf = vec![0; len as usize];
+        self.fetch_stream(start, len, pinned)?.read_next(&mut buf)?;
+        Ok(buf)
+    }
+    fn fetch_stream(
+        &self,
+        start: u64,
+        len: u64,
+        _: &ObjectMeta,
+    ) -> Result<Box<dyn RangeBody + '_>, FetchError> {
+        self.ranges.lock().push((start, len));
+        Ok(Box::new(TrickleBody {
+            t: self,
+            at: start,
+            sent: 0,
+            fail_after: self.fail_after.lock().take(),
+        }))
+    }
+}
+
+/// Claims of chunks `0..n` of `src`, as read-ahead would take them.
+fn claims(src: &RemoteSource, n: u64) -> Vec<Claim<'_>> {
+    let inner = &*src.inner;
+    (0..n)
+        .map(|index| {
+            let unit = Unit {
+                shift: inner.chunk_shift,
+                index,
+            };
+            match inner.lookup(unit) {
+                Err(claim) => claim,
+                Ok(_) => panic!("chunk {index} is already there"),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn a_chunk_is_served_as_soon_as_its_bytes_are_in() {
+    let data = patterned(1024 * K);
+    let mut t = Trickle::new(data.clone());
+    // The body stops after its first chunk until released.
+    t.hold_after = Some(64 * K as u64);
+    let t = Arc::new(t);
+    let o = RemoteOptions {
+        readahead: 0,
+        ..opts(64 * K as u32)
+    };
+    let src = RemoteSource::open(Arc::clone(&t) as Arc<dyn RangeFetcher>, o).unwrap();
+    std::thread::scope(|s| {
+        let run = claims(&src, 4);
+        let batch = s.spawn(|| src.inner.fetch_run(run, Priority::Background));
+        // Chunk 0 of the four-chunk request arrives while the rest of the
+        // body is held back.
+        let mut buf = vec![0u8; 64 * K];
+        src.read_exact_at(0, &mut buf).unwrap();
+        assert!(buf[..] == data[..64 * K]);
+        assert!(!batch.is_finished(), "the request is still held");
+        t.release();
+        let parts = batch.join().unwrap().unwrap();
+        assert_eq!(parts.len(), 4);
+    });
+    assert_eq!(*t.ranges.lock(), vec![(0, 256 * K as u64)]);
+    let mut buf = vec![0u8; 256 * K];
+    src.read_exact_at(0, &mut buf).unwrap();
+    assert!(buf[..] == data[..256 * K]);
+    assert_eq!(src.stats().requests, 1);
+}
+
+#[test]
+fn a_body_cut_short_is_asked_again_from_the_first_chunk_missing() {
+    let data = patterned(1024 * K);
+    let t = Arc::new(Trickle::new(data.clone()));
+    *t.fail_after.lock() = Some(2 * 64 * K as u64);
+    let o = RemoteOptions {
+        readahead: 0,
+        ..opts(64 * K as u32)
+    };
+    let src = RemoteSource::open(Arc::clone(&t) as Arc<dyn RangeFetcher>, o).unwrap();
+    let parts = src
+        .inner
+        .fetch_run(claims(&src, 4), Priority::Background)
+        .unwrap();
+    let indices: Vec<u64> = parts.iter().map(|(i, _)| *i).collect();
+    assert_eq!(indices, [0, 1, 2, 3]);
+    for (i, part) in &parts {
+        let a = (*i as usize) * 64 * K;
+        assert!(part[..] == data[a..a + 64 * K], "chunk {i}");
+    }
+    let c = 64 * K as u64;
+    assert_eq!(*t.ranges.lock(), vec![(0, 4 * c), (2 * c, 2 * c)]);
+    let stats = src.stats();
+    assert_eq!((stats.requests, stats.retries), (2, 1));
+    assert_eq!(stats.bytes_fetched, 4 * c);
 }
 
 #[test]
