@@ -1,5 +1,5 @@
-//! Answer buffers, reused: a request's body is read straight into a buffer
-//! that an earlier answer left when the last of its chunks was evicted.
+//! Chunk buffers, reused: a request's body is read straight into buffers
+//! that earlier chunks left when the memory cache evicted them.
 //!
 //! A fresh buffer per request costs the kernel a page fault per 4 KiB the
 //! first time it is written, and `read_to_end` zeroed it on top: on
@@ -13,8 +13,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parking_lot::Mutex;
 
-/// Idle buffers by exact length (requests come in few sizes: a piece run,
-/// a chunk, a batch of chunks), at most `limit` bytes of them.
+/// Idle buffers by exact length (one per chunk or piece, so few sizes: a
+/// piece, a chunk, the object's last partial ones), at most `limit` bytes
+/// of them.
 pub(super) struct BufferPool {
     idle: Mutex<Idle>,
     limit: usize,

@@ -18,7 +18,7 @@ pub(super) struct Prefetch {
 
 impl Inner {
     /// Chunks one read-ahead request carries at most: a quarter of the
-    /// window (8 at most), so that three batches are ahead of the reader
+    /// window (16 at most), so that three batches are ahead of the reader
     /// while the fourth is fetched.
     pub(super) fn batch(&self) -> u64 {
         u64::from(self.opts.readahead / 4).clamp(1, 16)
