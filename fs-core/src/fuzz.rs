@@ -497,8 +497,7 @@ pub fn mdf_mds(data: &[u8]) {
     if container::mdf::parse(mds).is_err() {
         return;
     }
-    let p = std::path::Path::new("fuzz.mds");
-    if let Ok((view, _)) = container::open_mds(mds, p, source(mdf), p) {
+    if let Ok((view, _)) = container::open_mds(mds, "fuzz.mds", source(mdf), "fuzz.mdf") {
         read_view(&*view);
     }
 }
@@ -513,8 +512,7 @@ pub fn ccd(data: &[u8]) {
     if container::ccd::parse(&String::from_utf8_lossy(text)).is_err() {
         return;
     }
-    let p = std::path::Path::new("fuzz.ccd");
-    if let Ok((view, _)) = container::open_ccd(text, p, source(img), p) {
+    if let Ok((view, _)) = container::open_ccd(text, "fuzz.ccd", source(img), "fuzz.img") {
         read_view(&*view);
     }
 }

@@ -14,7 +14,7 @@ use std::sync::{Arc, OnceLock};
 use parking_lot::RwLock;
 
 use crate::cache::{BlockCache, CacheStats, DEFAULT_BLOCK_SIZE, DEFAULT_CAPACITY};
-use crate::container::ContainerInfo;
+use crate::container::{ContainerInfo, Neighbours};
 use crate::error::{Error, Result};
 use crate::format::{Format, NodeInfo, View, VolumeInfo};
 use crate::node::{Attributes, Extent, FileData, FileType, NodeId};
@@ -36,6 +36,9 @@ pub struct OpenOptions {
     /// find sidecar files (a `.cue` sheet next to a `.bin`, an `.mds`
     /// next to an `.mdf`). [`Volume::open_path`] sets it.
     pub image_path: Option<PathBuf>,
+    /// Where the files next to an image that is not a local file are (one
+    /// read from a URL); wins over `image_path`.
+    pub neighbours: Option<Arc<dyn Neighbours>>,
     /// Which session of a multisession disc to open (1-based); the last one
     /// when `None`.
     pub session: Option<u32>,
@@ -62,6 +65,7 @@ impl Default for OpenOptions {
             view: None,
             cache_bytes: DEFAULT_CAPACITY,
             image_path: None,
+            neighbours: None,
             session: None,
             boot_dir: true,
             cache_file_data: false,
@@ -280,7 +284,8 @@ impl Volume {
     /// (or the one `opts.view` forces).
     pub fn open(source: Arc<dyn ReadAt>, opts: &OpenOptions) -> Result<Volume> {
         let image_size = source.len();
-        let (source, container) = crate::container::open(source, opts.image_path.as_deref())?;
+        let hood = crate::container::neighbours_of(&opts.neighbours, opts.image_path.as_deref());
+        let (source, container) = crate::container::open(source, hood.as_deref())?;
         let meta = Arc::new(BlockCache::new(
             Arc::clone(&source),
             DEFAULT_BLOCK_SIZE,

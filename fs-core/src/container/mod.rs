@@ -12,22 +12,25 @@
 //!
 //! [`crate::Volume::open`] runs this layer; [`ContainerInfo`] (re-exported
 //! at the crate root, [`crate::Volume::container`]) says what it found.
-//! Nothing else here is public.
+//! [`Neighbours`] says where the files next to the image are
+//! ([`crate::OpenOptions::neighbours`]). Nothing else here is public.
 
 pub(crate) mod ccd;
 pub(crate) mod cso;
 pub(crate) mod cue;
 pub(crate) mod mdf;
+pub(crate) mod neighbours;
 pub(crate) mod nrg;
 pub(crate) mod sector;
 mod shift;
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::source::{FileSource, ReadAt};
+use crate::source::ReadAt;
+pub use neighbours::{LocalDir, Neighbour, Neighbours};
 
 pub(crate) use sector::TrackMode;
 use sector::{SYNC, SectorMap};
@@ -86,40 +89,6 @@ fn track_details(tracks: &[TrackDesc]) -> Vec<(&'static str, String)> {
         .collect()
 }
 
-/// Opens a file a container names, with an error that says which file.
-fn open_file(path: &Path) -> Result<Arc<dyn ReadAt>> {
-    // Only regular files: a FIFO named by a cue sheet would block the open.
-    match std::fs::metadata(path) {
-        Ok(m) if m.is_file() => {}
-        Ok(_) => {
-            return Err(Error::io(
-                0,
-                0,
-                io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("{}: not a regular file", path.display()),
-                ),
-            ));
-        }
-        Err(e) => {
-            return Err(Error::io(
-                0,
-                0,
-                io::Error::new(e.kind(), format!("{}: {e}", path.display())),
-            ));
-        }
-    }
-    FileSource::open(path)
-        .map(|f| Arc::new(f) as Arc<dyn ReadAt>)
-        .map_err(|e| {
-            Error::io(
-                0,
-                0,
-                io::Error::new(e.kind(), format!("{}: {e}", path.display())),
-            )
-        })
-}
-
 /// Reads a whole small side file (cue sheet, descriptor), at most `max` bytes.
 fn read_small(src: &dyn ReadAt, what: &str, max: u64) -> Result<Vec<u8>> {
     if src.len() > max {
@@ -134,43 +103,109 @@ fn read_small(src: &dyn ReadAt, what: &str, max: u64) -> Result<Vec<u8>> {
     Ok(b)
 }
 
-fn read_file_small(path: &Path, what: &str, max: u64) -> Result<Vec<u8>> {
-    read_small(&*open_file(path)?, what, max)
+/// The first of `X.ext`, `X.EXT` next to the image `X.y` that exists: a
+/// sidecar. One that cannot be opened counts as absent (an S3 store
+/// refuses a missing key to a reader without `s3:ListBucket`).
+fn sidecar(hood: &dyn Neighbours, ext: &str) -> Option<Neighbour> {
+    let image = hood.image_name();
+    let mut names = vec![
+        sibling(&image, ext)?,
+        sibling(&image, &ext.to_ascii_uppercase())?,
+    ];
+    names.dedup();
+    names.into_iter().find_map(|name| match hood.open(&name) {
+        Ok(found) => found,
+        Err(e) => {
+            log::debug!("{name}: {e}");
+            None
+        }
+    })
 }
 
-/// A file next to `path` with the extension `ext` (tried as given, upper and lower case).
-fn sidecar(path: &Path, ext: &str) -> Option<PathBuf> {
-    [
-        ext.to_string(),
-        ext.to_ascii_uppercase(),
-        ext.to_ascii_lowercase(),
-    ]
-    .iter()
-    .map(|e| path.with_extension(e))
-    .find(|p| p.is_file())
+/// The data file of a descriptor opened as the image (`X.mdf` for `X.mds`,
+/// `X.img` for `X.ccd`), or an error naming it.
+fn data_file(hood: &dyn Neighbours, ext: &str) -> Result<Neighbour> {
+    let image = hood.image_name();
+    let name = sibling(&image, ext).unwrap_or_else(|| format!("?.{ext}"));
+    for n in [
+        name.clone(),
+        sibling(&image, &ext.to_ascii_uppercase()).unwrap_or_default(),
+    ] {
+        if let Some(found) = hood.open(&n).map_err(|e| Error::io(0, 0, e))? {
+            return Ok(found);
+        }
+    }
+    Err(missing(hood, &name))
 }
 
-fn extension(path: Option<&Path>) -> String {
-    path.and_then(|p| p.extension())
+/// The file name of `image` (a path or a URL) with the extension `ext`.
+fn sibling(image: &str, ext: &str) -> Option<String> {
+    let stem = Path::new(image).file_stem()?.to_string_lossy();
+    Some(format!("{stem}.{ext}"))
+}
+
+/// A file a container names that is not there.
+fn missing(hood: &dyn Neighbours, name: &str) -> Error {
+    Error::io(
+        0,
+        0,
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{name}: no such file next to {}", hood.image_name()),
+        ),
+    )
+}
+
+/// A file a container names: as named (a relative path), else its base
+/// name next to the image (a path from another machine, such as
+/// `C:\rips\x.bin`). The image itself is not opened again.
+fn named_file(
+    hood: &dyn Neighbours,
+    name: &str,
+    image: Option<&Arc<dyn ReadAt>>,
+) -> Result<Option<Neighbour>> {
+    let as_named = name.replace('\\', "/");
+    let base = as_named.rsplit('/').next().unwrap_or(&as_named).to_owned();
+    for n in [as_named.as_str(), base.as_str()] {
+        if n.is_empty() {
+            continue;
+        }
+        if let Some(src) = image.filter(|_| hood.is_image(n)) {
+            return Ok(Some((hood.image_name(), Arc::clone(src))));
+        }
+        if let Some(found) = hood.open(n).map_err(|e| Error::io(0, 0, e))? {
+            return Ok(Some(found));
+        }
+    }
+    Ok(None)
+}
+
+fn extension(name: Option<&str>) -> String {
+    name.and_then(|n| Path::new(n).extension())
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default()
 }
 
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => a == b,
-    }
+/// The neighbours containers look in: `neighbours` if given, else the
+/// directory of the local file `image_path`.
+pub(crate) fn neighbours_of(
+    neighbours: &Option<Arc<dyn Neighbours>>,
+    image_path: Option<&Path>,
+) -> Option<Arc<dyn Neighbours>> {
+    neighbours
+        .clone()
+        .or_else(|| image_path.map(|p| Arc::new(LocalDir::new(p)) as Arc<dyn Neighbours>))
 }
 
-/// Detects the container of `source` from its content (and, when `path` is
-/// the image's file name, from sidecar files such as a `.cue` sheet) and
-/// returns the logical view of its data track: 2048-byte sectors from 0.
+/// Detects the container of `source` from its content (and, when `hood`
+/// says where the image lies, from sidecar files such as a `.cue` sheet)
+/// and returns the logical view of its data track: 2048-byte sectors from
+/// 0.
 pub(crate) fn open(
     source: Arc<dyn ReadAt>,
-    path: Option<&Path>,
+    hood: Option<&dyn Neighbours>,
 ) -> Result<(Arc<dyn ReadAt>, ContainerInfo)> {
-    open_raw(source, path).map(|(view, info, _)| (view, info))
+    open_raw(source, hood).map(|(view, info, _)| (view, info))
 }
 
 /// Where the data track's raw sectors lie, for a container that stores
@@ -193,7 +228,7 @@ pub(crate) struct RawTrack {
 pub(crate) type Opened = (Arc<dyn ReadAt>, ContainerInfo, Option<RawTrack>);
 
 /// [`open`], also saying where the data track's raw sectors are.
-pub(crate) fn open_raw(source: Arc<dyn ReadAt>, path: Option<&Path>) -> Result<Opened> {
+pub(crate) fn open_raw(source: Arc<dyn ReadAt>, hood: Option<&dyn Neighbours>) -> Result<Opened> {
     if let Some((view, info)) = cso::open(&source)? {
         return Ok((view, info, None));
     }
@@ -204,65 +239,60 @@ pub(crate) fn open_raw(source: Arc<dyn ReadAt>, path: Option<&Path>) -> Result<O
     source
         .read_exact_at(0, &mut head)
         .map_err(|e| Error::io(0, head.len(), e))?;
+    let image_name = hood.map(|h| h.image_name());
     if source.len() <= cue::MAX_CUE_BYTES && cue::looks_like_cue(&head) {
         let text = read_small(&*source, "cue sheet", cue::MAX_CUE_BYTES)?;
-        let Some(path) = path else {
+        let (Some(hood), Some(name)) = (hood, &image_name) else {
             return Err(Error::Unsupported(
                 "a cue sheet given without its file name: its BIN cannot be found".into(),
             ));
         };
-        return open_cue(&text, path, None);
+        return open_cue(&text, hood, name, None);
     }
     if mdf::is_mds(&head) {
-        let Some(path) = path else {
+        let (Some(hood), Some(name)) = (hood, &image_name) else {
             return Err(Error::Unsupported(
                 "an MDS descriptor given without its file name".into(),
             ));
         };
-        let mdf_path = sidecar(path, "mdf").unwrap_or_else(|| path.with_extension("mdf"));
         let text = read_small(&*source, "MDS descriptor", mdf::MAX_MDS_BYTES)?;
-        return mds_raw(&text, path, open_file(&mdf_path)?, &mdf_path);
+        let (mdf_name, mdf) = data_file(hood, "mdf")?;
+        return mds_raw(&text, name, mdf, &mdf_name);
     }
     if source.len() <= ccd::MAX_CCD_BYTES && ccd::looks_like_ccd(&head) {
-        let Some(path) = path else {
+        let (Some(hood), Some(name)) = (hood, &image_name) else {
             return Err(Error::Unsupported(
                 "a CloneCD control file given without its file name".into(),
             ));
         };
-        let img = sidecar(path, "img").unwrap_or_else(|| path.with_extension("img"));
         let text = read_small(&*source, "CloneCD control file", ccd::MAX_CCD_BYTES)?;
-        return ccd_raw(&text, path, open_file(&img)?, &img);
+        let (img_name, img) = data_file(hood, "img")?;
+        return ccd_raw(&text, name, img, &img_name);
     }
-    if let Some(path) = path {
-        match extension(Some(path)).as_str() {
-            "bin" | "img" | "raw" => {
-                if let Some(cue_path) = sidecar(path, "cue") {
-                    let text = read_file_small(&cue_path, "cue sheet", cue::MAX_CUE_BYTES)?;
-                    return open_cue(&text, &cue_path, Some((path, source)));
-                }
-            }
-            _ => {}
+    if let (Some(hood), Some(name)) = (hood, &image_name) {
+        let ext = extension(Some(name));
+        if matches!(ext.as_str(), "bin" | "img" | "raw")
+            && let Some((cue_name, cue)) = sidecar(hood, "cue")
+        {
+            let text = read_small(&*cue, "cue sheet", cue::MAX_CUE_BYTES)?;
+            return open_cue(&text, hood, &cue_name, Some(&source));
         }
-        match extension(Some(path)).as_str() {
-            "mdf" => {
-                if let Some(mds_path) = sidecar(path, "mds") {
-                    let text = read_file_small(&mds_path, "MDS descriptor", mdf::MAX_MDS_BYTES)?;
-                    return mds_raw(&text, &mds_path, source, path);
-                }
-            }
-            "img" => {
-                if let Some(ccd_path) = sidecar(path, "ccd") {
-                    let text =
-                        read_file_small(&ccd_path, "CloneCD control file", ccd::MAX_CCD_BYTES)?;
-                    return ccd_raw(&text, &ccd_path, source, path);
-                }
-            }
-            _ => {}
+        if ext == "mdf"
+            && let Some((mds_name, mds)) = sidecar(hood, "mds")
+        {
+            let text = read_small(&*mds, "MDS descriptor", mdf::MAX_MDS_BYTES)?;
+            return mds_raw(&text, &mds_name, source, name);
+        }
+        if ext == "img"
+            && let Some((ccd_name, ccd)) = sidecar(hood, "ccd")
+        {
+            let text = read_small(&*ccd, "CloneCD control file", ccd::MAX_CCD_BYTES)?;
+            return ccd_raw(&text, &ccd_name, source, name);
         }
     }
     if let Some(mode) = sniff_raw(&*source)? {
         let sectors = source.len() / mode.sector_size();
-        let kind = if extension(path) == "mdf" {
+        let kind = if extension(image_name.as_deref()) == "mdf" {
             format!("MDF (no MDS, {}-byte sectors)", mode.sector_size())
         } else {
             format!(
@@ -385,57 +415,38 @@ fn sniff_raw(src: &dyn ReadAt) -> Result<Option<TrackMode>> {
     Ok(None)
 }
 
-/// A cue sheet at `cue_path`; `image` is the data file already open (when the
-/// user opened the BIN and the cue is its sidecar).
+/// The cue sheet `cue_name` next to the image; `image` is the image's
+/// source when the user opened a BIN and the cue is its sidecar.
 fn open_cue(
     text: &[u8],
-    cue_path: &Path,
-    image: Option<(&Path, Arc<dyn ReadAt>)>,
+    hood: &dyn Neighbours,
+    cue_name: &str,
+    image: Option<&Arc<dyn ReadAt>>,
 ) -> Result<Opened> {
     let sheet = cue::parse(&String::from_utf8_lossy(text))?;
-    let dir = cue_path.parent().unwrap_or(Path::new("."));
-    let resolve = |name: &str| -> PathBuf {
-        let p = dir.join(name.replace('\\', "/"));
-        if p.is_file() {
-            return p;
-        }
-        // A path from another machine ("C:\\rips\\x.bin"): the same name next to the cue.
-        let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
-        if !base.is_empty() && dir.join(base).is_file() {
-            return dir.join(base);
-        }
-        // Case-insensitive match in the same directory (cue sheets from Windows).
-        let want = p.file_name().map(|n| n.to_string_lossy().to_lowercase());
-        if let (Some(parent), Some(want)) = (p.parent(), want)
-            && let Ok(rd) = std::fs::read_dir(parent)
-        {
-            for e in rd.flatten() {
-                if e.file_name().to_string_lossy().to_lowercase() == want {
-                    return e.path();
-                }
-            }
-        }
-        p
-    };
-    let paths: Vec<PathBuf> = sheet.files.iter().map(|f| resolve(&f.name)).collect();
-    let is_image = |p: &Path| image.as_ref().is_some_and(|(ip, _)| same_file(ip, p));
+    let files = sheet
+        .files
+        .iter()
+        .map(|f| named_file(hood, &f.name, image))
+        .collect::<Result<Vec<_>>>()?;
     let file_len = |i: usize| -> Option<u64> {
-        let path = paths.get(i)?;
-        if is_image(path) {
-            return image.as_ref().map(|(_, s)| s.len());
-        }
-        std::fs::metadata(path).ok().map(|m| m.len())
+        files
+            .get(i)
+            .and_then(Option::as_ref)
+            .map(|(_, src)| src.len())
     };
     let placed = cue::layout(&sheet, &file_len)?;
     let data = placed
         .iter()
         .find(|t| t.mode != TrackMode::Audio)
         .ok_or_else(no_data_track)?;
-    // `layout` numbers the files of the sheet, whose paths these are.
-    let data_path = paths.get(data.file).ok_or_else(no_data_track)?;
-    let src = match &image {
-        Some((_, s)) if is_image(data_path) => s.clone(),
-        _ => open_file(data_path)?,
+    // `layout` numbers the files of the sheet.
+    let (data_name, src) = match files.get(data.file) {
+        Some(Some((name, src))) => (name.clone(), Arc::clone(src)),
+        _ => {
+            let named = sheet.files.get(data.file).map_or("", |f| f.name.as_str());
+            return Err(missing(hood, named));
+        }
     };
     let mut details = track_details(
         &placed
@@ -448,8 +459,8 @@ fn open_cue(
             })
             .collect::<Vec<_>>(),
     );
-    details.push(("Cue sheet", cue_path.display().to_string()));
-    details.push(("Data file", data_path.display().to_string()));
+    details.push(("Cue sheet", cue_name.to_owned()));
+    details.push(("Data file", data_name));
     details.push(("Data track", data.number.to_string()));
     let kind = format!("BIN/CUE ({})", data.mode.name());
     finish(src, data.offset, data.mode, data.sectors, kind, details)
@@ -488,15 +499,15 @@ fn open_nrg(source: Arc<dyn ReadAt>, version: u8, first: u64) -> Result<Opened> 
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn open_mds(
     text: &[u8],
-    mds_path: &Path,
+    mds_name: &str,
     mdf: Arc<dyn ReadAt>,
-    mdf_path: &Path,
+    mdf_name: &str,
 ) -> Result<(Arc<dyn ReadAt>, ContainerInfo)> {
-    mds_raw(text, mds_path, mdf, mdf_path).map(|(view, info, _)| (view, info))
+    mds_raw(text, mds_name, mdf, mdf_name).map(|(view, info, _)| (view, info))
 }
 
 /// [`open_mds`], also saying where the raw sectors are.
-fn mds_raw(text: &[u8], mds_path: &Path, mdf: Arc<dyn ReadAt>, mdf_path: &Path) -> Result<Opened> {
+fn mds_raw(text: &[u8], mds_name: &str, mdf: Arc<dyn ReadAt>, mdf_name: &str) -> Result<Opened> {
     let tracks = mdf::parse(text)?;
     let data = tracks
         .iter()
@@ -515,7 +526,7 @@ fn mds_raw(text: &[u8], mds_path: &Path, mdf: Arc<dyn ReadAt>, mdf_path: &Path) 
                 "track {} starts at byte {} of {}, which has {} bytes",
                 data.number,
                 data.offset,
-                mdf_path.display(),
+                mdf_name,
                 mdf.len()
             ),
         ));
@@ -531,8 +542,8 @@ fn mds_raw(text: &[u8], mds_path: &Path, mdf: Arc<dyn ReadAt>, mdf_path: &Path) 
             })
             .collect::<Vec<_>>(),
     );
-    details.push(("Descriptor", mds_path.display().to_string()));
-    details.push(("Data file", mdf_path.display().to_string()));
+    details.push(("Descriptor", mds_name.to_owned()));
+    details.push(("Data file", mdf_name.to_owned()));
     let kind = format!("MDF/MDS ({})", data.mode.name());
     finish(mdf, data.offset, data.mode, sectors, kind, details)
 }
@@ -540,15 +551,15 @@ fn mds_raw(text: &[u8], mds_path: &Path, mdf: Arc<dyn ReadAt>, mdf_path: &Path) 
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn open_ccd(
     text: &[u8],
-    ccd_path: &Path,
+    ccd_name: &str,
     img: Arc<dyn ReadAt>,
-    img_path: &Path,
+    img_name: &str,
 ) -> Result<(Arc<dyn ReadAt>, ContainerInfo)> {
-    ccd_raw(text, ccd_path, img, img_path).map(|(view, info, _)| (view, info))
+    ccd_raw(text, ccd_name, img, img_name).map(|(view, info, _)| (view, info))
 }
 
 /// [`open_ccd`], also saying where the raw sectors are.
-fn ccd_raw(text: &[u8], ccd_path: &Path, img: Arc<dyn ReadAt>, img_path: &Path) -> Result<Opened> {
+fn ccd_raw(text: &[u8], ccd_name: &str, img: Arc<dyn ReadAt>, img_name: &str) -> Result<Opened> {
     let tracks = ccd::parse(&String::from_utf8_lossy(text))?;
     let data = tracks
         .iter()
@@ -571,8 +582,8 @@ fn ccd_raw(text: &[u8], ccd_path: &Path, img: Arc<dyn ReadAt>, img_path: &Path) 
             })
             .collect::<Vec<_>>(),
     );
-    details.push(("Control file", ccd_path.display().to_string()));
-    details.push(("Data file", img_path.display().to_string()));
+    details.push(("Control file", ccd_name.to_owned()));
+    details.push(("Data file", img_name.to_owned()));
     let kind = format!("CloneCD (CCD/IMG, {})", data.mode.name());
     finish(img, start, data.mode, sectors, kind, details)
 }
@@ -645,8 +656,8 @@ mod tests {
             b"FILE \"missing.bin\" BINARY\nTRACK 01 MODE1/2352\nINDEX 01 00:00:00\n",
         )
         .unwrap();
-        let src: Arc<dyn ReadAt> = Arc::new(FileSource::open(&cue).unwrap());
-        let e = open(src, Some(&cue)).err().unwrap();
+        let src: Arc<dyn ReadAt> = Arc::new(crate::source::FileSource::open(&cue).unwrap());
+        let e = open(src, Some(&LocalDir::new(&cue))).err().unwrap();
         assert!(matches!(e, Error::Io { .. }), "{e}");
         assert!(e.to_string().contains("missing.bin"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);

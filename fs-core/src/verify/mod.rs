@@ -32,6 +32,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::cache::{BlockCache, DEFAULT_BLOCK_SIZE, DEFAULT_CAPACITY};
+use crate::container::Neighbours;
 use crate::container::sector::{self, SectorCheck};
 use crate::error::{Error, Result};
 use crate::format::View;
@@ -201,6 +202,9 @@ pub struct Options {
     /// The image's file name: containers find sidecar files (a `.cue` next
     /// to a `.bin`) through it.
     pub image_path: Option<PathBuf>,
+    /// Where the files next to an image that is not a local file are (one
+    /// read from a URL); wins over `image_path`.
+    pub neighbours: Option<Arc<dyn Neighbours>>,
     /// Bytes of metadata cache.
     pub cache_bytes: u64,
 }
@@ -209,6 +213,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             image_path: None,
+            neighbours: None,
             cache_bytes: DEFAULT_CAPACITY,
         }
     }
@@ -223,7 +228,8 @@ const RAW_BATCH: u64 = 256;
 /// wrong inside a recognised image is a [`Problem`] of the report.
 pub fn verify(source: Arc<dyn ReadAt>, opts: &Options, progress: &dyn Progress) -> Result<Report> {
     let mut report = Report::default();
-    let (logical, container, raw) = crate::container::open_raw(source, opts.image_path.as_deref())?;
+    let hood = crate::container::neighbours_of(&opts.neighbours, opts.image_path.as_deref());
+    let (logical, container, raw) = crate::container::open_raw(source, hood.as_deref())?;
     report.container = container.kind.clone();
     if let Some(raw) = raw {
         check_raw_sectors(&raw, &mut report, progress);
