@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
+use fs_core::container::{LocalDir, Neighbours};
 use fs_core::source::{FileSource, ReadAt};
 use fs_core::{Error, Node, OpenOptions, Volume};
 
@@ -15,11 +16,15 @@ use crate::remote::ImageRef;
 /// Opens `image` (a path, or a URL: see [`crate::remote`]) with the global
 /// options. The message names the image.
 pub fn open_volume(args: &ImageArgs, image: &Path) -> Result<Volume> {
-    let (src, image_path, shown) = open_source(args, image)?;
+    let ImageSource {
+        src,
+        neighbours,
+        shown,
+    } = open_source(args, image)?;
     let opts = OpenOptions {
         view: args.view,
         cache_bytes: args.cache_size,
-        image_path,
+        neighbours: Some(neighbours),
         session: args.session,
         boot_dir: !args.no_boot_dir,
         overlay: args.overlay(),
@@ -30,23 +35,30 @@ pub fn open_volume(args: &ImageArgs, image: &Path) -> Result<Volume> {
     Ok(vol)
 }
 
-/// The bytes of `image` (a path, or a URL), its path when it is a local
-/// file (containers find sidecar files through it), and the name to show.
-pub fn open_source(
-    args: &ImageArgs,
-    image: &Path,
-) -> Result<(Arc<dyn ReadAt>, Option<std::path::PathBuf>, String)> {
+/// An image opened for reading: see [`open_source`].
+pub struct ImageSource {
+    /// The image's bytes.
+    pub src: Arc<dyn ReadAt>,
+    /// The files next to it, where containers find the BIN of a cue sheet
+    /// or a BIN's sidecar cue.
+    pub neighbours: Arc<dyn Neighbours>,
+    /// The image as shown in messages (a URL without secrets).
+    pub shown: String,
+}
+
+/// The bytes of `image` (a path, or a URL), the files next to it, and the
+/// name to show.
+pub fn open_source(args: &ImageArgs, image: &Path) -> Result<ImageSource> {
     let image_ref = ImageRef::parse(image)?;
     let shown = image_ref.shown();
-    let (src, image_path): (Arc<dyn ReadAt>, _) = if image_ref.is_remote() {
+    let (src, neighbours): (Arc<dyn ReadAt>, Arc<dyn Neighbours>) = if image_ref.is_remote() {
         let src = Arc::new(
             crate::remote::open_source(&image_ref, args)
                 .with_context(|| format!("cannot open image {shown}"))?,
         );
         crate::remote::register(Arc::clone(&src));
-        // No sidecar files (.cue, .mds, .ccd) next to a URL: containers are
-        // recognised from their content alone.
-        (src, None)
+        let neighbours = crate::remote::RemoteDir::new(image_ref, args.clone());
+        (src, Arc::new(neighbours))
     } else {
         let file =
             File::open(image).with_context(|| format!("cannot open image {}", image.display()))?;
@@ -61,9 +73,13 @@ pub fn open_source(
         }
         let src = FileSource::from_file(file)
             .with_context(|| format!("cannot open image {}", image.display()))?;
-        (Arc::new(src), Some(image.to_path_buf()))
+        (Arc::new(src), Arc::new(LocalDir::new(image)))
     };
-    Ok((src, image_path, shown))
+    Ok(ImageSource {
+        src,
+        neighbours,
+        shown,
+    })
 }
 
 /// A path inside the image in canonical form: "/"-rooted, no empty or "."

@@ -4,13 +4,15 @@
 //! it lies through fs-core's `source::remote` (chunks fetched on demand,
 //! kept in memory and in the persistent cache under `--cache-dir`).
 
+use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Result, anyhow};
+use fs_core::container::{Neighbour, Neighbours};
 use fs_core::source::remote::{
-    DiskCache, HttpFetcher, HttpOptions, RangeFetcher, RemoteOptions, RemoteSource, S3Config,
-    S3Fetcher,
+    DiskCache, FetchError, HttpFetcher, HttpOptions, RangeFetcher, RemoteOptions, RemoteSource,
+    RemoteStats, S3Config, S3Fetcher,
 };
 
 use crate::cli::ImageArgs;
@@ -87,6 +89,106 @@ impl ImageRef {
     }
 }
 
+impl ImageRef {
+    /// The file `name` (a relative path with `/` separators, as a cue
+    /// sheet names its BIN) next to this remote image: the same directory
+    /// of the same server or bucket. `None` for a local image, and for a
+    /// name that is absolute or steps out with `..`. An HTTP image's query
+    /// string (a presigned URL's signature is for that one object) and
+    /// fragment are not carried over; its user info is.
+    pub fn sibling(&self, name: &str) -> Option<ImageRef> {
+        let segments: Vec<&str> = name.split('/').collect();
+        if segments
+            .iter()
+            .any(|s| s.is_empty() || *s == "." || *s == "..")
+        {
+            return None;
+        }
+        match self {
+            ImageRef::Local(_) => None,
+            ImageRef::Http(url) => {
+                let cut = url.find(['?', '#']).unwrap_or(url.len());
+                let base = url.get(..cut)?;
+                let path_start = base.find("://")? + 3;
+                let dir_end = base.get(path_start..)?.rfind('/')? + path_start + 1;
+                let encoded: Vec<String> = segments.iter().map(|s| percent_encode(s)).collect();
+                Some(ImageRef::Http(format!(
+                    "{}{}",
+                    base.get(..dir_end)?,
+                    encoded.join("/")
+                )))
+            }
+            ImageRef::S3 { bucket, key } => {
+                let dir = key.rfind('/').map_or("", |i| key.get(..=i).unwrap_or(""));
+                Some(ImageRef::S3 {
+                    bucket: bucket.clone(),
+                    key: format!("{dir}{name}"),
+                })
+            }
+        }
+    }
+}
+
+/// `segment` as one path segment of a URL (RFC 3986 3.3): unreserved
+/// characters and sub-delimiters as they are, every other byte as `%XX`.
+fn percent_encode(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The files next to a remote image, read the same way (same options,
+/// headers, credentials and caches): the BIN of a cue sheet given by URL,
+/// the cue sheet next to a BIN, the MDF of an MDS. Each one opened is
+/// counted in `--stats` with the image.
+#[derive(Debug)]
+pub struct RemoteDir {
+    image: ImageRef,
+    args: ImageArgs,
+}
+
+impl RemoteDir {
+    /// The neighbours of the remote `image`, opened with `args`.
+    pub fn new(image: ImageRef, args: ImageArgs) -> RemoteDir {
+        RemoteDir { image, args }
+    }
+}
+
+impl Neighbours for RemoteDir {
+    fn image_name(&self) -> String {
+        self.image.shown()
+    }
+
+    fn open(&self, name: &str) -> io::Result<Option<Neighbour>> {
+        let Some(sibling) = self.image.sibling(name) else {
+            return Ok(None);
+        };
+        match open_source(&sibling, &self.args) {
+            Ok(src) => {
+                let src = Arc::new(src);
+                register(Arc::clone(&src));
+                Ok(Some((sibling.shown(), src)))
+            }
+            Err(e) if matches!(e.downcast_ref(), Some(FetchError::NotFound { .. })) => Ok(None),
+            // FetchError's messages carry no secrets.
+            Err(e) => Err(io::Error::other(format!("{e:#}"))),
+        }
+    }
+
+    fn is_image(&self, name: &str) -> bool {
+        // The image's own URL may carry a query string its siblings lose.
+        self.image
+            .sibling(name)
+            .is_some_and(|s| s.shown() == self.image.shown())
+    }
+}
+
 /// `url` without `user:password@`, `?query` and `#fragment`.
 pub fn without_secrets(url: &str) -> String {
     let cut = url.find(['?', '#']).unwrap_or(url.len());
@@ -101,23 +203,48 @@ pub fn without_secrets(url: &str) -> String {
     }
 }
 
-/// The remote source this process opened (one image per command), for
-/// `--stats`, `info --json` and the mount's SIGUSR1.
-static OPENED: std::sync::OnceLock<Arc<RemoteSource>> = std::sync::OnceLock::new();
+/// The remote sources this process opened (the image, and the files next
+/// to it a container named), for `--stats`, `info --json` and the mount's
+/// SIGUSR1.
+static OPENED: Mutex<Vec<Arc<RemoteSource>>> = Mutex::new(Vec::new());
 
-/// Remembers `src` as this process's remote image.
-pub fn register(src: Arc<RemoteSource>) {
-    let _ = OPENED.set(src);
+fn opened() -> Vec<Arc<RemoteSource>> {
+    OPENED.lock().map(|v| v.clone()).unwrap_or_default()
 }
 
-/// The transfer statistics of this process's remote image, if it has one:
-/// `{"bytes_fetched", "requests", "memory_hits", "disk_hits", "retries",
-/// "failures"}`.
+/// Remembers `src` as one of this process's remote sources.
+pub fn register(src: Arc<RemoteSource>) {
+    if let Ok(mut v) = OPENED.lock() {
+        v.push(src);
+    }
+}
+
+/// The first remote source (the image as named) and the sum of every
+/// one's counters.
+fn totals() -> Option<(String, RemoteStats)> {
+    let all = opened();
+    let name = without_secrets(all.first()?.name());
+    let sum = all
+        .iter()
+        .map(|s| s.stats())
+        .fold(RemoteStats::default(), |a, b| RemoteStats {
+            bytes_fetched: a.bytes_fetched + b.bytes_fetched,
+            requests: a.requests + b.requests,
+            memory_hits: a.memory_hits + b.memory_hits,
+            disk_hits: a.disk_hits + b.disk_hits,
+            retries: a.retries + b.retries,
+            failures: a.failures + b.failures,
+        });
+    Some((name, sum))
+}
+
+/// The transfer statistics of this process's remote image (the files next
+/// to it included), if it has one: `{"image", "bytes_fetched", "requests",
+/// "memory_hits", "disk_hits", "retries", "failures"}`.
 pub fn stats_json() -> Option<serde_json::Value> {
-    let src = OPENED.get()?;
-    let s = src.stats();
+    let (image, s) = totals()?;
     Some(serde_json::json!({
-        "image": without_secrets(src.name()),
+        "image": image,
         "bytes_fetched": s.bytes_fetched,
         "requests": s.requests,
         "memory_hits": s.memory_hits,
@@ -127,27 +254,22 @@ pub fn stats_json() -> Option<serde_json::Value> {
     }))
 }
 
-/// Before this process exits: lets the remote image's requests in flight
-/// finish (5 s at most) so that what they fetched reaches the disk cache.
+/// Before this process exits: lets the remote sources' requests in flight
+/// finish (5 s at most in all) so that what they fetched reaches the disk
+/// cache.
 pub fn settle() {
-    if let Some(src) = OPENED.get() {
-        src.settle(std::time::Duration::from_secs(5));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    for src in opened() {
+        src.settle(deadline.saturating_duration_since(std::time::Instant::now()));
     }
 }
 
 /// One line for `--stats` and logs.
 pub fn stats_line() -> Option<String> {
-    let src = OPENED.get()?;
-    let s = src.stats();
+    let (image, s) = totals()?;
     Some(format!(
         "{}: fetched {} bytes in {} requests; chunk hits: {} in memory, {} on disk; {} retries, {} failed",
-        without_secrets(src.name()),
-        s.bytes_fetched,
-        s.requests,
-        s.memory_hits,
-        s.disk_hits,
-        s.retries,
-        s.failures
+        image, s.bytes_fetched, s.requests, s.memory_hits, s.disk_hits, s.retries, s.failures
     ))
 }
 
@@ -230,6 +352,45 @@ pub fn open_source(image: &ImageRef, args: &ImageArgs) -> Result<RemoteSource> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn siblings_share_the_directory_and_never_step_out() {
+        let http = ImageRef::Http("https://u:p@h:8/a/b/x.cue?X-Amz-Signature=s#f".into());
+        assert_eq!(
+            http.sibling("data first.bin"),
+            Some(ImageRef::Http(
+                "https://u:p@h:8/a/b/data%20first.bin".into()
+            ))
+        );
+        assert_eq!(
+            http.sibling("sub/Ü#1.bin"),
+            Some(ImageRef::Http(
+                "https://u:p@h:8/a/b/sub/%C3%9C%231.bin".into()
+            ))
+        );
+        let top = ImageRef::Http("http://h/x.cue".into());
+        assert_eq!(
+            top.sibling("x.bin"),
+            Some(ImageRef::Http("http://h/x.bin".into()))
+        );
+        let s3 = ImageRef::S3 {
+            bucket: "b".into(),
+            key: "isos/x.mds".into(),
+        };
+        let bin = ImageRef::S3 {
+            bucket: "b".into(),
+            key: "isos/x y.mdf".into(),
+        };
+        assert_eq!(s3.sibling("x y.mdf"), Some(bin));
+        for bad in ["../x.bin", "/etc/x.bin", "a//b", "./x", "", "a/.."] {
+            assert_eq!(http.sibling(bad), None, "{bad}");
+            assert_eq!(s3.sibling(bad), None, "{bad}");
+        }
+        assert_eq!(ImageRef::Local("x.cue".into()).sibling("x.bin"), None);
+        let args = <crate::cli::Cli as clap::Parser>::parse_from(["isomount", "list"]).open;
+        let d = RemoteDir::new(http.clone(), args);
+        assert!(d.is_image("x.cue") && !d.is_image("x.bin"));
+    }
 
     #[test]
     fn image_refs() {

@@ -9,8 +9,8 @@
 
 use std::io::{self, IsTerminal, Write};
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use fs_core::source::ReadAt;
@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256, Sha512};
 
 use crate::cli::ImageArgs;
-use crate::common::open_source;
+use crate::common::{ImageSource, open_source};
 
 /// Exit status when the image could not be checked at all.
 pub const NOT_CHECKED: u8 = 3;
@@ -49,18 +49,22 @@ const MAX_LIST_BYTES: u64 = 16 << 20;
 
 /// Runs `verify`; Ok(false) when problems were found (exit status 1).
 pub fn run(args: &ImageArgs, image: &Path, expect: Option<&str>, json: bool) -> Result<bool> {
-    let (src, image_path, shown) =
-        open_source(args, image).map_err(|e| NotChecked(format!("{e:#}")))?;
+    let ImageSource {
+        src,
+        neighbours,
+        shown,
+    } = open_source(args, image).map_err(|e| NotChecked(format!("{e:#}")))?;
     let bar = Bar::new(!json && io::stderr().is_terminal());
     let opts = Options {
-        image_path: image_path.clone(),
+        neighbours: Some(Arc::clone(&neighbours)),
         cache_bytes: args.cache_size,
+        ..Options::default()
     };
     let mut report = fs_core::verify::verify(src.clone(), &opts, &bar)
         .map_err(|e| NotChecked(format!("{shown}: {e}")))?;
     let vol_opts = OpenOptions {
         cache_bytes: args.cache_size,
-        image_path,
+        neighbours: Some(neighbours),
         boot_dir: false,
         ..OpenOptions::default()
     };

@@ -143,8 +143,11 @@ fn run(args: &[&OsStr]) -> Vec<u8> {
     out.stdout
 }
 
-fn cli_listing(image: &Path) -> Listing {
-    let out = run(&[
+/// The tree as `ls -R --json` and `cat` show it; `global` goes before
+/// each command (such as `--no-disk-cache`).
+fn cli_listing(global: &[&OsStr], image: &Path) -> Listing {
+    let with = |args: &[&OsStr]| run(&[global, args].concat());
+    let out = with(&[
         OsStr::new("ls"),
         OsStr::new("-R"),
         OsStr::new("--json"),
@@ -156,7 +159,7 @@ fn cli_listing(image: &Path) -> Listing {
         let path = v["path"].as_str().unwrap();
         let kind = v["type"].as_str().unwrap();
         let sha = (kind == "file").then(|| {
-            sha256_hex(&run(&[
+            sha256_hex(&with(&[
                 OsStr::new("cat"),
                 image.as_os_str(),
                 OsStr::new(path),
@@ -205,10 +208,86 @@ fn cli_info_names_the_container_and_ls_cat_match() {
         assert_listing(
             &format!("{name} (CLI)"),
             &expected,
-            &cli_listing(&img),
+            &cli_listing(&[], &img),
             Keys::ALL,
         );
     }
+}
+
+/// Every container read by URL from nginx on loopback, the same as from
+/// the local file: a cue sheet finds its BIN next to it on the server, a
+/// BIN its cue, an MDS its MDF, an IMG its CCD (names percent-encoded:
+/// "data first.bin").
+#[cfg(target_os = "linux")]
+#[test]
+fn every_container_reads_the_same_by_url() {
+    let n = common::servers::Nginx::start();
+    for e in fs::read_dir(dir()).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_file() {
+            fs::copy(e.path(), n.root().join(e.file_name())).unwrap();
+        }
+    }
+    let expected = reference();
+    let global = [OsStr::new("--no-disk-cache")];
+    for (name, kind) in IMAGES {
+        let url = n.url(&name.replace(' ', "%20"));
+        let url = Path::new(&url);
+        let json: Value = serde_json::from_slice(&run(&[
+            global[0],
+            OsStr::new("info"),
+            OsStr::new("--json"),
+            url.as_os_str(),
+        ]))
+        .unwrap();
+        assert_eq!(
+            json["container"]["kind"],
+            Value::from(*kind),
+            "{name} by URL"
+        );
+        assert_listing(
+            &format!("{name} (URL)"),
+            &expected,
+            &cli_listing(&global, url),
+            Keys::ALL,
+        );
+    }
+    // The transfer figures count the BIN with its cue sheet, as nginx's
+    // log does.
+    n.clear_log();
+    let json: Value = serde_json::from_slice(&run(&[
+        global[0],
+        OsStr::new("info"),
+        OsStr::new("--json"),
+        OsStr::new(&n.url("mode1.cue")),
+    ]))
+    .unwrap();
+    let bin = n.bytes_for("/mode1.bin");
+    assert!(bin > 0, "{:?}", n.hits());
+    assert_eq!(
+        json["remote"]["bytes_fetched"],
+        Value::from(bin + n.bytes_for("/mode1.cue")),
+        "{json}"
+    );
+    assert_eq!(json["remote"]["image"], Value::from(n.url("mode1.cue")));
+    // A cue sheet naming a BIN the server does not have: the error names
+    // it, and the server was asked for it next to the cue.
+    fs::write(
+        n.root().join("lost.cue"),
+        "FILE \"gone.bin\" BINARY\n  TRACK 01 MODE1/2352\n    INDEX 01 00:00:00\n",
+    )
+    .unwrap();
+    let out = isomount(&[global[0], OsStr::new("ls"), OsStr::new(&n.url("lost.cue"))]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("gone.bin: no such file next to"), "{err}");
+    assert!(
+        n.hits()
+            .iter()
+            .any(|h| h.uri == "/gone.bin" && h.status == 404),
+        "{:?}",
+        n.hits()
+    );
 }
 
 #[test]
@@ -268,7 +347,7 @@ fn a_cd_extra_data_track_mastered_for_session_two_reads_everywhere() {
     assert_listing(
         "cdextra.cue (CLI)",
         &expected,
-        &cli_listing(&img),
+        &cli_listing(&[], &img),
         Keys::ALL,
     );
     if fuse_available() {
