@@ -122,7 +122,7 @@ def main():
 
     if not a.out:
         return
-    cmd = "sudo bash bench/remote.sh" + (" --quick" if a.quick else "") + (
+    cmd = "bash bench/remote.sh" + (" --quick" if a.quick else "") + (
         f" --timeout {a.timeout}" if a.timeout != "300" else "")
     size = (f"{a.image_size / 1e9:.2f} GB image ({a.image_size:,} bytes), install.wim "
             f"{a.wim_size / 1e9:.2f} GB, boot.wim {a.boot_size / 1e6:.0f} MB, {a.entries:,} entries")
