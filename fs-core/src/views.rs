@@ -199,39 +199,23 @@ pub(crate) fn compare(
 
     let mut differences: Vec<(String, u64, u64)> = Vec::new();
     let mut count = 0usize;
-    let mut visited = 0usize;
-    let mut stack = vec![(udf_list, iso_list, String::new(), 0usize)];
-    while let Some((u, i, prefix, depth)) = stack.pop() {
-        let by_name: HashMap<String, &NodeInfo> = i
-            .entries
-            .iter()
-            .map(|(n, info)| (n.to_lowercase(), info))
-            .collect();
-        for (name, un) in &u.entries {
-            visited += 1;
-            if visited > COMPARE_NODE_LIMIT {
-                log::debug!("view comparison stopped after {COMPARE_NODE_LIMIT} nodes");
-                break;
-            }
-            let Some(inode) = by_name.get(&name.to_lowercase()) else {
-                continue;
-            };
-            let path = format!("{prefix}/{name}");
-            match (un.attr.kind, inode.attr.kind) {
-                (FileType::Regular, FileType::Regular) if un.attr.size != inode.attr.size => {
-                    count += 1;
-                    if differences.len() < NAMED_DIFFERENCES {
-                        differences.push((path, un.attr.size, inode.attr.size));
-                    }
-                }
-                (FileType::Directory, FileType::Directory) if depth < COMPARE_DEPTH_LIMIT => {
-                    if let (Ok(ud), Ok(id)) = (udf.read_dir(un), iso.read_dir(inode)) {
-                        stack.push((ud, id, path, depth + 1));
-                    }
-                }
-                _ => {}
+    let limits = PairLimits {
+        max_nodes: COMPARE_NODE_LIMIT,
+        max_depth: COMPARE_DEPTH_LIMIT,
+        unmatched_dirs: false,
+    };
+    let complete = walk_pairs(udf, iso, limits, |pair| {
+        let Some(inode) = &pair.iso else { return };
+        let (u, i) = (&pair.udf.attr, &inode.attr);
+        if u.kind == FileType::Regular && i.kind == FileType::Regular && u.size != i.size {
+            count += 1;
+            if differences.len() < NAMED_DIFFERENCES {
+                differences.push((pair.path.clone(), u.size, i.size));
             }
         }
+    });
+    if !complete {
+        log::debug!("view comparison stopped after {COMPARE_NODE_LIMIT} nodes");
     }
     if count > 0 {
         let named: Vec<String> = differences
@@ -253,6 +237,82 @@ pub(crate) fn compare(
         ));
     }
     notes
+}
+
+/// An entry of the UDF tree of a bridge image (OSTA UDF 2.60 6.9.1) with
+/// its ISO 9660 counterpart, if the other tree has one.
+pub(crate) struct Pair {
+    /// `/`-separated from the root, as the UDF tree names it.
+    pub path: String,
+    /// The UDF entry.
+    pub udf: NodeInfo,
+    /// The ISO 9660 entry of the same name, matched ignoring case (plain
+    /// ISO 9660 names are upper case; the reader has stripped `;1`).
+    pub iso: Option<NodeInfo>,
+}
+
+/// How far [`walk_pairs`] goes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PairLimits {
+    /// Entries visited at most.
+    pub max_nodes: usize,
+    /// Deepest directory level entered.
+    pub max_depth: usize,
+    /// Also enter UDF directories the ISO 9660 tree lacks (their entries
+    /// come with no counterpart).
+    pub unmatched_dirs: bool,
+}
+
+/// Walks the UDF tree `udf` together with the ISO 9660 tree `iso`, calling
+/// `visit` for each UDF entry with its counterpart; a directory that does
+/// not list is skipped (the checks of each tree report it). False when
+/// `limits.max_nodes` cut the walk short.
+pub(crate) fn walk_pairs(
+    udf: &dyn Format,
+    iso: &dyn Format,
+    limits: PairLimits,
+    mut visit: impl FnMut(&Pair),
+) -> bool {
+    let (Ok(u), Ok(i)) = (udf.root(), iso.root()) else {
+        return true;
+    };
+    let mut visited = 0usize;
+    let mut stack: Vec<(NodeInfo, Option<NodeInfo>, String, usize)> =
+        vec![(u, Some(i), String::new(), 0)];
+    while let Some((udir, idir, path, depth)) = stack.pop() {
+        let Ok(ulist) = udf.read_dir(&udir) else {
+            continue;
+        };
+        let mut by_name: HashMap<String, NodeInfo> = idir
+            .and_then(|d| iso.read_dir(&d).ok())
+            .map(|l| {
+                l.entries
+                    .into_iter()
+                    .map(|(n, info)| (n.to_lowercase(), info))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (name, un) in ulist.entries {
+            visited += 1;
+            if visited > limits.max_nodes {
+                return false;
+            }
+            let inode = by_name.remove(&name.to_lowercase());
+            let pair = Pair {
+                path: format!("{path}/{name}"),
+                udf: un,
+                iso: inode,
+            };
+            visit(&pair);
+            if pair.udf.attr.kind == FileType::Directory && depth < limits.max_depth {
+                let idir = pair.iso.filter(|n| n.attr.kind == FileType::Directory);
+                if idir.is_some() || limits.unmatched_dirs {
+                    stack.push((pair.udf, idir, pair.path, depth + 1));
+                }
+            }
+        }
+    }
+    true
 }
 
 #[cfg(test)]

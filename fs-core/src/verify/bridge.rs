@@ -1,19 +1,18 @@
 //! A UDF bridge image (OSTA UDF 2.60 6.9.1: UDF and ISO 9660 describing one
 //! set of files): do the two trees agree?
 //!
-//! Both trees are walked together, matching names ignoring case (plain ISO
-//! 9660 names are upper case, `;1` already stripped by the reader). A file
+//! Both trees are walked together ([`walk_pairs`], which `info`'s view
+//! report shares), matching names ignoring case. A file
 //! present in both must have the same size (unless the UDF one is too large
 //! for ISO 9660 without multi-extent files) and the same bytes: its first
 //! extent at the same place, else content compared. Files only on one side
 //! are not problems: Windows install media carry a near-empty ISO 9660 side
 //! on purpose; a note says how many of the UDF files the ISO side holds.
 
-use std::collections::HashMap;
-
 use crate::format::{Format, NodeInfo, View};
 use crate::node::{Extent, FileData, FileType};
 use crate::source::ReadAt;
+use crate::views::{PairLimits, walk_pairs};
 
 use super::{Progress, Report};
 
@@ -34,46 +33,24 @@ pub(crate) fn compare(
     report: &mut Report,
     progress: &dyn Progress,
 ) {
-    let (Ok(u), Ok(i)) = (udf.root(), iso.root()) else {
-        return;
-    };
     progress.phase("UDF and ISO 9660 trees", 0);
     let mut udf_files = 0u64;
     let mut both = 0u64;
-    let mut stack: Vec<(NodeInfo, Option<NodeInfo>, String, usize)> =
-        vec![(u, Some(i), String::new(), 0)];
-    while let Some((udir, idir, path, depth)) = stack.pop() {
-        let Ok(ulist) = udf.read_dir(&udir) else {
-            continue; // the UDF check reports it
-        };
-        let ilist = idir.and_then(|d| iso.read_dir(&d).ok());
-        let mut by_name: HashMap<String, NodeInfo> = ilist
-            .map(|l| {
-                l.entries
-                    .into_iter()
-                    .map(|(n, info)| (n.to_lowercase(), info))
-                    .collect()
-            })
-            .unwrap_or_default();
-        for (name, un) in ulist.entries {
-            let child = format!("{path}/{name}");
-            let inode = by_name.remove(&name.to_lowercase());
-            match un.attr.kind {
-                FileType::Directory if depth < MAX_DEPTH => {
-                    let inode = inode.filter(|n| n.attr.kind == FileType::Directory);
-                    stack.push((un, inode, child, depth + 1));
-                }
-                FileType::Regular => {
-                    udf_files += 1;
-                    let Some(inode) = inode else { continue };
-                    both += 1;
-                    report.counters.bridge_files += 1;
-                    same_file(&un, &inode, iso_view, &child, image, report);
-                }
-                _ => {}
-            }
+    let limits = PairLimits {
+        max_nodes: usize::MAX,
+        max_depth: MAX_DEPTH,
+        unmatched_dirs: true,
+    };
+    walk_pairs(udf, iso, limits, |pair| {
+        if pair.udf.attr.kind != FileType::Regular {
+            return;
         }
-    }
+        udf_files += 1;
+        let Some(inode) = &pair.iso else { return };
+        both += 1;
+        report.counters.bridge_files += 1;
+        same_file(&pair.udf, inode, iso_view, &pair.path, image, report);
+    });
     if both < udf_files {
         report.note(format!(
             "the ISO 9660 side ({iso_view}) holds {both} of the {udf_files} files of the UDF tree"
