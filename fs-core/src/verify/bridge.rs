@@ -1,7 +1,7 @@
 //! A UDF bridge image (OSTA UDF 2.60 6.9.1: UDF and ISO 9660 describing one
 //! set of files): do the two trees agree?
 //!
-//! Both trees are walked together ([`walk_pairs`], which `info`'s view
+//! Both trees are walked together (`views::walk_pairs`, which `info`'s view
 //! report shares), matching names ignoring case. A file
 //! present in both must have the same size (unless the UDF one is too large
 //! for ISO 9660 without multi-extent files) and the same bytes: its first
