@@ -1,8 +1,8 @@
 //! Sending range requests: each on its own thread under the request
 //! timeout, conditional on the pinned version, handed over a unit at a
 //! time as the body arrives, and retried with backoff and jitter from the
-//! first unit missing while failures are transient. A changed object is remembered: every later request fails
-//! at once.
+//! first unit missing while failures are transient. A changed object is
+//! remembered: every later request fails at once.
 
 use std::collections::VecDeque;
 use std::collections::hash_map::RandomState;
