@@ -107,41 +107,44 @@ fn read_small(src: &dyn ReadAt, what: &str, max: u64) -> Result<Vec<u8>> {
 /// sidecar. One that cannot be opened counts as absent (an S3 store
 /// refuses a missing key to a reader without `s3:ListBucket`).
 fn sidecar(hood: &dyn Neighbours, ext: &str) -> Option<Neighbour> {
-    let image = hood.image_name();
-    let mut names = vec![
-        sibling(&image, ext)?,
-        sibling(&image, &ext.to_ascii_uppercase())?,
-    ];
-    names.dedup();
-    names.into_iter().find_map(|name| match hood.open(&name) {
-        Ok(found) => found,
-        Err(e) => {
-            log::debug!("{name}: {e}");
-            None
-        }
-    })
+    siblings(hood, ext)
+        .into_iter()
+        .find_map(|name| match hood.open(&name) {
+            Ok(found) => found,
+            Err(e) => {
+                log::debug!("{name}: {e}");
+                None
+            }
+        })
 }
 
 /// The data file of a descriptor opened as the image (`X.mdf` for `X.mds`,
 /// `X.img` for `X.ccd`), or an error naming it.
 fn data_file(hood: &dyn Neighbours, ext: &str) -> Result<Neighbour> {
-    let image = hood.image_name();
-    let name = sibling(&image, ext).unwrap_or_else(|| format!("?.{ext}"));
-    for n in [
-        name.clone(),
-        sibling(&image, &ext.to_ascii_uppercase()).unwrap_or_default(),
-    ] {
-        if let Some(found) = hood.open(&n).map_err(|e| Error::io(0, 0, e))? {
+    let names = siblings(hood, ext);
+    for n in &names {
+        if let Some(found) = hood.open(n).map_err(|e| Error::io(0, 0, e))? {
             return Ok(found);
         }
     }
-    Err(missing(hood, &name))
+    let shown = names.first().cloned().unwrap_or_else(|| format!("?.{ext}"));
+    Err(missing(hood, &shown))
 }
 
-/// The file name of `image` (a path or a URL) with the extension `ext`.
-fn sibling(image: &str, ext: &str) -> Option<String> {
-    let stem = Path::new(image).file_stem()?.to_string_lossy();
-    Some(format!("{stem}.{ext}"))
+/// `X.ext` and `X.EXT` for the image `X.y` (a path or a URL); one name if
+/// they are the same, none if the image's name has no stem.
+fn siblings(hood: &dyn Neighbours, ext: &str) -> Vec<String> {
+    let image = hood.image_name();
+    let Some(stem) = Path::new(&image).file_stem() else {
+        return Vec::new();
+    };
+    let stem = stem.to_string_lossy();
+    let mut names = vec![
+        format!("{stem}.{ext}"),
+        format!("{stem}.{}", ext.to_ascii_uppercase()),
+    ];
+    names.dedup();
+    names
 }
 
 /// A file a container names that is not there.
