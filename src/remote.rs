@@ -87,9 +87,7 @@ impl ImageRef {
             ImageRef::S3 { bucket, key } => format!("s3://{bucket}/{key}"),
         }
     }
-}
 
-impl ImageRef {
     /// The file `name` (a relative path with `/` separators, as a cue
     /// sheet names its BIN) next to this remote image: the same directory
     /// of the same server or bucket. `None` for a local image, and for a
