@@ -84,7 +84,8 @@ pub struct ImageArgs {
     #[arg(long, global = true, conflicts_with = "cache_dir")]
     pub no_disk_cache: bool,
 
-    /// Remote images: bytes fetched per request (a power of two, 64K to 64M).
+    /// Remote images: the unit fetched and cached (a power of two, 64K to
+    /// 64M; 1M by default). Sequential reads ask for up to 16 at a time.
     #[arg(long, global = true, value_name = "BYTES", value_parser = parse_size)]
     pub chunk_size: Option<u64>,
 
