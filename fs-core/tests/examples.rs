@@ -24,9 +24,12 @@ mod cat;
 #[allow(dead_code)]
 #[path = "../examples/info.rs"]
 mod info;
+#[path = "support/tool.rs"]
+mod tool;
 #[allow(dead_code)]
 #[path = "../examples/walk.rs"]
 mod walk;
+use tool::run;
 
 fn data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
@@ -222,17 +225,6 @@ fn run_info_err(a: &[&str]) -> String {
         .to_string()
 }
 
-fn run_tool(cmd: &mut Command) {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 fn info_shows_el_torito_boot_images_and_cat_streams_a_large_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -247,20 +239,18 @@ fn info_shows_el_torito_boot_images_and_cat_streams_a_large_file() {
         .collect();
     fs::write(tree.join("big.bin"), &big).unwrap();
     let iso = dir.path().join("boot.iso");
-    run_tool(
-        Command::new("xorriso")
-            .args(["-as", "mkisofs", "-quiet", "-r", "-J", "-V", "BOOTTEST"])
-            .args([
-                "-b",
-                "boot/boot.img",
-                "-no-emul-boot",
-                "-boot-load-size",
-                "4",
-            ])
-            .arg("-o")
-            .arg(&iso)
-            .arg(&tree),
-    );
+    run(Command::new("xorriso")
+        .args(["-as", "mkisofs", "-quiet", "-r", "-J", "-V", "BOOTTEST"])
+        .args([
+            "-b",
+            "boot/boot.img",
+            "-no-emul-boot",
+            "-boot-load-size",
+            "4",
+        ])
+        .arg("-o")
+        .arg(&iso)
+        .arg(&tree));
     let iso = iso.to_str().unwrap();
 
     let out = run_info(iso);

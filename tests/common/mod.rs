@@ -19,6 +19,10 @@ pub mod serve;
 #[path = "../../fs-core/tests/support/servers.rs"]
 pub mod servers;
 pub mod walk;
+// Running outside tools, shared with fs-core's tests.
+#[path = "../../fs-core/tests/support/tool.rs"]
+mod tool;
+pub use tool::run;
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -283,26 +287,10 @@ pub fn fuse_available() -> bool {
     false
 }
 
-/// Runs a tool that must succeed; a failure shows its output, a missing
-/// tool the fix.
-pub fn run(cmd: &mut Command) -> std::process::Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd:?}: {e} (run `bash ci/install-deps.sh`)"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
 /// Builds a Rock Ridge + Joliet (long names) image of `tree` at `out` with
 /// xorriso, volume id `label`; a missing xorriso fails with the fix.
 pub fn xorriso_image(tree: &Path, out: &Path, label: &str) {
-    let o = Command::new("xorriso")
+    run(Command::new("xorriso")
         .args([
             "-as",
             "mkisofs",
@@ -315,15 +303,7 @@ pub fn xorriso_image(tree: &Path, out: &Path, label: &str) {
             "-o",
         ])
         .arg(out)
-        .arg(tree)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run xorriso ({e}): run `bash ci/install-deps.sh`"));
-    assert!(
-        o.status.success(),
-        "xorriso of {}: {}",
-        tree.display(),
-        String::from_utf8_lossy(&o.stderr)
-    );
+        .arg(tree));
 }
 
 /// Runs the built `isomount` binary.
