@@ -35,21 +35,25 @@ impl Inner {
             .unwrap_or(usize::MAX)
             .saturating_mul(2)
             .max(8);
-        let missing: Vec<u64> = (from..from.saturating_add(count).min(chunks))
+        let absent: Vec<u64> = (from..from.saturating_add(count).min(chunks))
             .filter(|&i| {
-                let unit = Unit {
+                !self.held_or_in_flight(Unit {
                     shift: self.chunk_shift,
                     index: i,
-                };
-                !self.held_or_in_flight(unit) && !self.prefetch.lock().queued.contains(&i)
+                })
             })
             .collect();
-        if (missing.len() as u64) < min_run {
-            return;
-        }
         let mut queued = false;
         {
+            // One lock for the queue check and the queueing.
             let mut p = self.prefetch.lock();
+            let missing: Vec<u64> = absent
+                .into_iter()
+                .filter(|i| !p.queued.contains(i))
+                .collect();
+            if (missing.len() as u64) < min_run {
+                return;
+            }
             for i in missing {
                 if p.queue.len() >= cap {
                     break;
